@@ -1,0 +1,62 @@
+"""Industry codes coarse enough for an owner to pick one on a phone.
+
+The only rule that hangs on the industry is the small-business line of 中小企業基本法
+(commerce and services up to 5 employees, manufacturing and others up to 20), so the
+codes are cut along it rather than along the full 日本標準産業分類.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Industry(StrEnum):
+    MANUFACTURING = "manufacturing"
+    CONSTRUCTION = "construction"
+    WHOLESALE = "wholesale"
+    RETAIL = "retail"
+    FOOD_SERVICE = "food_service"
+    ACCOMMODATION = "accommodation"
+    SERVICES = "services"
+    IT = "it"
+    TRANSPORT = "transport"
+    AGRICULTURE = "agriculture"
+    MEDICAL_WELFARE = "medical_welfare"
+    OTHER = "other"
+
+    @property
+    def label_ja(self) -> str:
+        return _LABELS_JA[self]
+
+
+_LABELS_JA = {
+    Industry.MANUFACTURING: "製造業",
+    Industry.CONSTRUCTION: "建設業",
+    Industry.WHOLESALE: "卸売業",
+    Industry.RETAIL: "小売業",
+    Industry.FOOD_SERVICE: "飲食業",
+    Industry.ACCOMMODATION: "宿泊業",
+    Industry.SERVICES: "サービス業",
+    Industry.IT: "情報通信業",
+    Industry.TRANSPORT: "運輸業",
+    Industry.AGRICULTURE: "農林漁業",
+    Industry.MEDICAL_WELFARE: "医療・福祉",
+    Industry.OTHER: "その他",
+}
+
+COMMERCE_AND_SERVICES: frozenset[Industry] = frozenset(
+    {
+        Industry.WHOLESALE,
+        Industry.RETAIL,
+        Industry.FOOD_SERVICE,
+        Industry.ACCOMMODATION,
+        Industry.SERVICES,
+        Industry.MEDICAL_WELFARE,
+    }
+)
+"""商業・サービス業 for the small-business rule: these count as small up to 5 employees.
+
+Medical and welfare are services in the standard classification. The law's cabinet order
+lets 宿泊業 count as small up to 20; hubs that follow it pass their own set to
+ZoneThresholds.
+"""
