@@ -1,0 +1,89 @@
+"""Hubs, the days they are closed, and the LINE official accounts that lead to them.
+
+Also holds the two column helpers every model module shares (`ID`, `enum_type`), because
+hubs is the table everything else hangs off.
+"""
+
+from __future__ import annotations
+
+from datetime import date, time
+from enum import StrEnum
+
+from sqlalchemy import JSON, BigInteger, Enum, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.types import TypeEngine
+
+from core.db.base import Base
+from core.domain.enums import HubKind
+
+ID: TypeEngine[int] = BigInteger().with_variant(Integer(), "sqlite")
+"""64-bit ids on PostgreSQL; on SQLite only INTEGER PRIMARY KEY autoincrements."""
+
+
+def enum_type(enum_class: type[StrEnum], name: str, length: int = 32) -> Enum:
+    """A StrEnum stored by value as VARCHAR plus a CHECK constraint, identical on both backends.
+
+    `name` becomes the CHECK constraint's name; it must differ between two columns of one
+    table that share an enum, or PostgreSQL refuses the second constraint.
+    """
+    return Enum(
+        enum_class,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=length,
+        values_callable=lambda members: [member.value for member in members],
+        validate_strings=True,
+    )
+
+
+def _default_followup_months() -> list[int]:
+    return [1, 3, 6, 12, 24]
+
+
+class Hub(Base):
+    __tablename__ = "hubs"
+
+    id: Mapped[int] = mapped_column(ID, primary_key=True, autoincrement=True)
+    code: Mapped[str] = mapped_column(String(2), unique=True)
+    """JIS prefecture code "01".."47"; "00" for HQ."""
+    kind: Mapped[HubKind] = mapped_column(enum_type(HubKind, "kind", 8))
+    prefecture_code: Mapped[str | None] = mapped_column(String(2))
+    name_ja: Mapped[str] = mapped_column(String(100))
+    name_en: Mapped[str] = mapped_column(String(100))
+    implementing_org_ja: Mapped[str] = mapped_column(String(200))
+    quiet_start: Mapped[time] = mapped_column(default=time(21, 0))
+    """Local (Japan) time from which owners get no push (invariant 7)."""
+    quiet_end: Mapped[time] = mapped_column(default=time(9, 0))
+    followup_months: Mapped[list[int]] = mapped_column(JSON, default=_default_followup_months)
+    """Months after a case closes when the owner is asked how things went."""
+    escalation_hours: Mapped[int] = mapped_column(default=24)
+    """A case unclaimed this long is shown to the CCO."""
+    slack_intake_channel_id: Mapped[str | None] = mapped_column(String(32))
+    active: Mapped[bool] = mapped_column(default=True)
+
+
+class HubClosedDay(Base):
+    """A day the hub is closed (年末年始, 臨時休業): pushes wait and no slot is offered."""
+
+    __tablename__ = "hub_closed_days"
+    __table_args__ = (UniqueConstraint("hub_id", "day"),)
+
+    id: Mapped[int] = mapped_column(ID, primary_key=True, autoincrement=True)
+    hub_id: Mapped[int] = mapped_column(ID, ForeignKey("hubs.id", ondelete="CASCADE"))
+    day: Mapped[date]
+    reason: Mapped[str | None] = mapped_column(String(200))
+
+
+class LineChannel(Base):
+    """A LINE official account: one per hub, or the national one (no hub) that asks."""
+
+    __tablename__ = "line_channels"
+
+    id: Mapped[int] = mapped_column(ID, primary_key=True, autoincrement=True)
+    hub_id: Mapped[int | None] = mapped_column(ID, ForeignKey("hubs.id"), index=True)
+    channel_id: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    monthly_push_budget: Mapped[int | None]
+    """Push messages the plan allows a month; None for unlimited."""
+    plan: Mapped[str | None] = mapped_column(String(32))
