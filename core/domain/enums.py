@@ -217,3 +217,12 @@ class OutboxStatus(StrEnum):
     HELD = "held"
     """Waiting for quiet hours or a closed day to end (invariant 7)."""
     CANCELLED = "cancelled"
+
+
+class InboxStatus(StrEnum):
+    PENDING = "pending"
+    DONE = "done"
+    DEAD = "dead"
+    """Failed too often; kept with its error for operators, replayable from the CLI."""
+    IGNORED = "ignored"
+    """Accepted but not ours to answer (LINE standby mode, our own bot's Slack events)."""

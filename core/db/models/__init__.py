@@ -14,10 +14,11 @@ from core.db.models.consultations import ConsultationRecord
 from core.db.models.conversations import ConversationStateRow
 from core.db.models.coordinators import CoAvailabilityException, Coordinator, CoWeeklyAvailability
 from core.db.models.hubs import Hub, HubClosedDay, LineChannel
+from core.db.models.inbox import InboxEvent, PushUsage
 from core.db.models.outbox import OutboxMessage
 from core.db.models.partners import PartnerOrganisation, PartnerStaff
-from core.db.models.queue import HubQueueEntry
 from core.db.models.people import ChannelIdentity, ConsentRecord, Person, PersonBusiness
+from core.db.models.queue import HubQueueEntry
 from core.db.models.referrals import Referral
 from core.db.models.surveys import CoReview, Survey, SurveyAnswer
 
@@ -38,14 +39,16 @@ __all__ = [
     "ConversationStateRow",
     "Coordinator",
     "Hub",
-    "HubQueueEntry",
     "HubClosedDay",
+    "HubQueueEntry",
+    "InboxEvent",
     "LineChannel",
     "OutboxMessage",
     "PartnerOrganisation",
     "PartnerStaff",
     "Person",
     "PersonBusiness",
+    "PushUsage",
     "Referral",
     "Survey",
     "SurveyAnswer",

@@ -87,3 +87,7 @@ class LineChannel(Base):
     monthly_push_budget: Mapped[int | None]
     """Push messages the plan allows a month; None for unlimited."""
     plan: Mapped[str | None] = mapped_column(String(32))
+    secret: Mapped[str | None] = mapped_column(String(128))
+    """Channel secret for webhook signatures; the default channel's comes from settings."""
+    access_token: Mapped[str | None] = mapped_column(String(512))
+    """Long-lived channel access token for sends; never logged."""

@@ -23,6 +23,7 @@ class OutboxMessage(Base):
     __table_args__ = (
         # The dispatcher: due pending rows, most urgent first.
         Index("ix_outbox_messages_status_not_before_priority", "status", "not_before", "priority"),
+        Index("ix_outbox_messages_ordering_key_id", "ordering_key", "id"),
     )
 
     id: Mapped[int] = mapped_column(ID, primary_key=True, autoincrement=True)
@@ -48,5 +49,16 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+    ordering_key: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    """Messages to one recipient go out one at a time, in the order they were written."""
+    locale: Mapped[str] = mapped_column(String(8), default="ja", server_default="ja")
+    """The recipient's language, for rendering the neutral payload at send time."""
+    reply_token: Mapped[str | None] = mapped_column(String(128))
+    """LINE reply token from the event that caused this message; free but short-lived."""
+    reply_token_expires_at: Mapped[datetime | None]
+    locked_until: Mapped[datetime | None]
+    """Lease of a dispatcher that claimed the row (status sending); expired means crashed."""
+    accepted_request_id: Mapped[str | None] = mapped_column(String(64))
+    """The platform's id for the accepted request (LINE x-line-request-id, Slack ts)."""
     case_id: Mapped[int | None] = mapped_column(ID, ForeignKey("cases.id"), index=True)
     hub_id: Mapped[int | None] = mapped_column(ID, ForeignKey("hubs.id"), index=True)

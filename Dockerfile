@@ -1,0 +1,16 @@
+# One image for every role; docker-compose.yml picks the role with the command.
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
+WORKDIR /app
+COPY requirements/runtime.lock requirements/runtime.lock
+RUN pip install -r requirements/runtime.lock
+COPY pyproject.toml README.md ./
+COPY bots bots
+COPY core core
+COPY integrations integrations
+COPY scheduler scheduler
+COPY yorozu yorozu
+RUN pip install --no-deps . && useradd --system --uid 10001 yorozu
+USER yorozu
+EXPOSE 8000
+CMD ["yorozu", "api", "--host", "0.0.0.0", "--port", "8000"]

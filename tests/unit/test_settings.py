@@ -1,0 +1,84 @@
+"""Settings: every accepted spelling works, every bad one stops start-up in one clear line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from yorozu.settings import (
+    Environment,
+    describe_settings_error,
+    load_settings,
+    normalize_database_url,
+)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("sqlite:///var/y.db", "sqlite+aiosqlite:////work/x/var/y.db"),
+        ("sqlite+aiosqlite:///var/y.db", "sqlite+aiosqlite:////work/x/var/y.db"),
+        ("sqlite:////abs/y.db", "sqlite+aiosqlite:////abs/y.db"),
+        ("postgresql://u:p@db:5432/y", "postgresql+asyncpg://u:p@db:5432/y"),
+        ("postgres://u@db/y", "postgresql+asyncpg://u@db/y"),
+        ("postgresql+asyncpg://u@db/y", "postgresql+asyncpg://u@db/y"),
+    ],
+)
+def test_database_urls_are_normalised_to_async_drivers(raw: str, expected: str) -> None:
+    assert normalize_database_url(raw, cwd=Path("/work/x")) == expected
+
+
+def test_default_database_is_a_sqlite_file_under_var_in_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    settings = load_settings()
+    assert settings.sqlite_path() == (tmp_path / "var" / "yorozu.db").resolve()
+    assert settings.is_embedded
+
+
+def test_env_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    (tmp_path / ".env").write_text("REDIS_URL=redis://127.0.0.1:6379/3\n")
+    assert load_settings().redis_url == "redis://127.0.0.1:6379/3"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "line"),
+    [
+        ({"database_url": "mysql://x/y"}, "setting DATABASE_URL: expected a sqlite:// or"),
+        ({"redis_url": "http://cache"}, "setting REDIS_URL: expected a redis:// or rediss://"),
+        ({"line_api_base_url": "not a url"}, "setting LINE_API_BASE_URL:"),
+        ({"log_level": "LOUD"}, "setting LOG_LEVEL: expected one of DEBUG"),
+        ({"yorozu_env": "prod"}, "setting YOROZU_ENV:"),
+    ],
+)
+def test_a_bad_setting_is_named_in_one_line(overrides: dict[str, str], line: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        load_settings(**overrides)
+    message = describe_settings_error(caught.value)
+    assert message.startswith(line)
+    assert "\n" not in message
+
+
+def test_production_refuses_development_secrets_without_echoing_them() -> None:
+    with pytest.raises(ValidationError) as caught:
+        load_settings(yorozu_env=Environment.production)
+    message = describe_settings_error(caught.value)
+    assert message.startswith("setting LINE_CHANNEL_SECRET: expected a real secret")
+    assert "dev-line-channel-secret" not in message
+
+
+def test_secrets_never_appear_in_repr_or_errors() -> None:
+    settings = load_settings(
+        line_channel_secret="s3cr3t-line", slack_bot_token="xoxb-s3cr3t", redis_url=None
+    )
+    assert "s3cr3t" not in repr(settings)
+    assert "s3cr3t" not in str(settings.model_dump())
+    with pytest.raises(ValidationError) as caught:
+        load_settings(slack_bot_token="xoxb-s3cr3t", database_url="oracle://s3cr3t@x")
+    assert "s3cr3t" not in describe_settings_error(caught.value)

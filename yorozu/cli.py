@@ -1,0 +1,142 @@
+"""The `yorozu` command: one sub-command per process role, plus database and seed tools.
+
+Every command loads settings first, so a bad setting stops it with one line on stderr
+(exit code 2) before anything connects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+
+from yorozu.settings import Settings, describe_settings_error, load_settings
+
+app = typer.Typer(
+    name="yorozu",
+    help="Yorozu Front Door: the LINE and Slack front door of the Yorozu Support Centers.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+db_app = typer.Typer(help="Database schema tools.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ValidationError as exc:
+        typer.echo(describe_settings_error(exc), err=True)
+        raise typer.Exit(code=2) from None
+    except ValueError as exc:
+        typer.echo(f"settings: {exc}", err=True)
+        raise typer.Exit(code=2) from None
+
+
+def _run(main: Callable[[], Awaitable[Any]]) -> Any:
+    try:
+        return asyncio.run(main())  # type: ignore[arg-type]
+    except KeyboardInterrupt:
+        return None
+
+
+Host = Annotated[str, typer.Option(help="Interface to listen on.")]
+Port = Annotated[int, typer.Option(help="TCP port to listen on.", min=1, max=65535)]
+
+
+@app.command()
+def serve(host: Host = "127.0.0.1", port: Port = 8000) -> None:
+    """API, worker, dispatcher and scheduler in one process: the embedded default.
+
+    Migrates and seeds an empty database on start, so a fresh ./var/ just works.
+    """
+    from yorozu.logs import configure_logging
+    from yorozu.server import run_http
+
+    settings = _settings()
+    configure_logging(settings)
+    run_http(settings, host=host, port=port, roles="all")
+
+
+@app.command()
+def api(host: Host = "0.0.0.0", port: Port = 8000) -> None:
+    """The HTTP API and webhooks only (production: run several behind a load balancer)."""
+    from yorozu.logs import configure_logging
+    from yorozu.server import run_http
+
+    settings = _settings()
+    configure_logging(settings)
+    run_http(settings, host=host, port=port, roles="api")
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Apply migrations up to REVISION (default: the newest)."""
+    from core.db.migrate import current_revision, upgrade
+    from yorozu.bootstrap import bootstrap
+
+    settings = _settings()
+
+    async def main() -> str | None:
+        container = await bootstrap(settings)
+        try:
+            await upgrade(container.engine, revision)
+            return await current_revision(container.engine)
+        finally:
+            await container.aclose()
+
+    typer.echo(f"database at revision {_run(main)}")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Show the database's migration revision and the newest one shipped."""
+    from core.db.migrate import current_revision, head_revision
+    from yorozu.bootstrap import bootstrap
+
+    settings = _settings()
+
+    async def main() -> str | None:
+        container = await bootstrap(settings)
+        try:
+            return await current_revision(container.engine)
+        finally:
+            await container.aclose()
+
+    typer.echo(f"current {_run(main)}, head {head_revision()}")
+
+
+@app.command()
+def seed(
+    demo: Annotated[bool, typer.Option(help="Also add demo COs, partners and staff.")] = False,
+) -> None:
+    """Load the 47 hubs and HQ (idempotent); --demo adds COs and partner organisations."""
+    from core.db.migrate import upgrade
+    from core.db.session import unit_of_work
+    from yorozu.bootstrap import bootstrap
+    from yorozu.seed import seed as run_seed
+
+    settings = _settings()
+
+    async def main() -> Any:
+        container = await bootstrap(settings)
+        try:
+            await upgrade(container.engine)
+            async with unit_of_work(container.session_factory) as session:
+                return await run_seed(session, demo=demo, clock=container.clock)
+        finally:
+            await container.aclose()
+
+    typer.echo(str(_run(main)))
+
+
+def main() -> None:
+    app(prog_name="yorozu")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

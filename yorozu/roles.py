@@ -1,0 +1,50 @@
+"""Process roles: api, worker, dispatcher, scheduler, and `serve` that runs them all.
+
+In production each role is its own process (scaled separately, the scheduler once with a
+standby); the embedded default runs the background roles as tasks in the API's event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Coroutine
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+class BackgroundTasks:
+    """Background roles as tasks that are cancelled together on shutdown.
+
+    A role that crashes is logged loudly rather than dying silently, since an embedded
+    deployment has no supervisor to notice.
+    """
+
+    def __init__(self) -> None:
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def start(self, coro: Coroutine[Any, Any, None], *, name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
+        task.add_done_callback(self._report)
+        self._tasks.append(task)
+
+    @staticmethod
+    def _report(task: asyncio.Task[None]) -> None:
+        if task.cancelled():
+            return
+        error = task.exception()
+        if error is not None:
+            log.error("background role stopped", extra={"role": task.get_name()}, exc_info=error)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+
+
+EMBEDDED_ROLES: tuple[Any, ...] = ()

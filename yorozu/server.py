@@ -1,0 +1,25 @@
+"""Run the ASGI app with uvicorn for a given set of roles."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import uvicorn
+
+from yorozu.app import BackgroundRole, create_app
+from yorozu.settings import Settings
+
+RoleSet = Literal["api", "all"]
+
+
+def background_roles(roles: RoleSet) -> list[BackgroundRole]:
+    if roles == "api":
+        return []
+    from yorozu import roles as role_module
+
+    return list(role_module.EMBEDDED_ROLES)
+
+
+def run_http(settings: Settings, *, host: str, port: int, roles: RoleSet) -> None:
+    app = create_app(settings, prepare=roles == "all", background=background_roles(roles))
+    uvicorn.run(app, host=host, port=port, log_config=None, proxy_headers=True)

@@ -1,0 +1,179 @@
+"""Settings from the environment and a .env file, checked once at start-up.
+
+A bad setting stops start-up with one line that names it and says what is expected, and never
+echoes a secret's value: operators read these lines in shared logs.
+"""
+
+from __future__ import annotations
+
+import os
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+DEFAULT_DATABASE_URL = "sqlite:///var/yorozu.db"
+# Development-only secrets let `make run` and the emulator work on a fresh machine; production
+# refuses them (and any unset secret), so a forgotten setting cannot go live.
+DEV_LINE_CHANNEL_SECRET = "dev-line-channel-secret"
+DEV_LINE_CHANNEL_ACCESS_TOKEN = "dev-line-channel-access-token"
+DEV_SLACK_SIGNING_SECRET = "dev-slack-signing-secret"
+DEV_SLACK_BOT_TOKEN = "xoxb-dev-slack-bot-token"
+_DEV_SECRETS = {
+    DEV_LINE_CHANNEL_SECRET,
+    DEV_LINE_CHANNEL_ACCESS_TOKEN,
+    DEV_SLACK_SIGNING_SECRET,
+    DEV_SLACK_BOT_TOKEN,
+}
+
+
+class Environment(StrEnum):
+    development = "development"
+    production = "production"
+    test = "test"
+
+
+def normalize_database_url(raw: str, *, cwd: Path | None = None) -> str:
+    """Turn any accepted spelling into the async driver URL the service runs on.
+
+    People paste `postgresql://` from their hosting console and `sqlite:///var/x.db` from the
+    README; the service needs asyncpg and aiosqlite. Relative SQLite paths are taken against
+    the working directory, once, so every role and the migrations see the same file.
+    """
+    try:
+        url: URL = make_url(raw)
+    except ArgumentError as exc:
+        raise ValueError("a SQLAlchemy URL such as sqlite:///var/yorozu.db") from exc
+    backend = url.get_backend_name()
+    if backend in {"postgres", "postgresql"}:
+        url = url.set(drivername="postgresql+asyncpg")
+    elif backend == "sqlite":
+        url = url.set(drivername="sqlite+aiosqlite")
+        database = url.database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            path = Path(database)
+            if not path.is_absolute():
+                path = (cwd or Path.cwd()) / path
+            url = url.set(database=str(path.resolve()))
+    else:
+        raise ValueError("a sqlite:// or postgresql:// URL")
+    return url.render_as_string(hide_password=False)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+    )
+
+    yorozu_env: Environment = Environment.development
+    database_url: str = DEFAULT_DATABASE_URL
+    redis_url: str | None = None
+
+    line_channel_secret: SecretStr = SecretStr(DEV_LINE_CHANNEL_SECRET)
+    line_channel_access_token: SecretStr = SecretStr(DEV_LINE_CHANNEL_ACCESS_TOKEN)
+    line_api_base_url: AnyHttpUrl = AnyHttpUrl("https://api.line.me")
+    line_data_api_base_url: AnyHttpUrl = AnyHttpUrl("https://api-data.line.me")
+    slack_signing_secret: SecretStr = SecretStr(DEV_SLACK_SIGNING_SECRET)
+    slack_bot_token: SecretStr = SecretStr(DEV_SLACK_BOT_TOKEN)
+    slack_api_base_url: AnyHttpUrl = AnyHttpUrl("https://slack.com/api/")
+
+    log_level: str = "INFO"
+    log_json: bool = True
+    # Salt for hashing platform user ids in logs (invariant 9).
+    log_hash_salt: SecretStr = SecretStr("yorozu-dev-log-salt")
+    seed_demo: Annotated[bool, Field(description="serve seeds demo COs and partners")] = False
+    timezone: str = "Asia/Tokyo"
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        return normalize_database_url(value)
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value is None or value.strip() == "":
+            return None
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("a redis:// or rediss:// URL, or unset for the embedded setup")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        upper = value.upper()
+        if upper not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("one of DEBUG, INFO, WARNING, ERROR")
+        return upper
+
+    @model_validator(mode="after")
+    def _production_needs_real_secrets(self) -> Settings:
+        if self.yorozu_env is not Environment.production:
+            return self
+        for name in (
+            "line_channel_secret",
+            "line_channel_access_token",
+            "slack_signing_secret",
+            "slack_bot_token",
+            "log_hash_salt",
+        ):
+            secret: SecretStr = getattr(self, name)
+            value = secret.get_secret_value()
+            if not value or value in _DEV_SECRETS or value == "yorozu-dev-log-salt":
+                raise SettingError(name.upper(), "a real secret in production (not the dev value)")
+        return self
+
+    @property
+    def is_embedded(self) -> bool:
+        """No Redis: queues, de-duplication and rate limits live in the database or process."""
+        return self.redis_url is None
+
+    @property
+    def database_backend(self) -> str:
+        return make_url(self.database_url).get_backend_name()
+
+    def sqlite_path(self) -> Path | None:
+        url = make_url(self.database_url)
+        if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+            return None
+        return Path(url.database)
+
+
+class SettingError(ValueError):
+    """One bad setting, described in one line without its value."""
+
+    def __init__(self, name: str, expected: str) -> None:
+        super().__init__(f"{name}: expected {expected}")
+        self.name = name
+        self.expected = expected
+
+
+def describe_settings_error(exc: ValidationError) -> str:
+    """One line naming the first bad setting and what it expects; never the value."""
+    for error in exc.errors(include_input=False, include_url=False):
+        location = error.get("loc") or ()
+        name = str(location[0]).upper() if location else "SETTINGS"
+        context = error.get("ctx") or {}
+        inner = context.get("error")
+        if isinstance(inner, SettingError):
+            return f"setting {inner.name}: expected {inner.expected}"
+        if inner is not None:
+            return f"setting {name}: expected {inner}"
+        return f"setting {name}: {error.get('msg', 'invalid value')}"
+    return "settings: invalid"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build Settings once; tests pass overrides instead of touching os.environ."""
+    return Settings(**overrides)  # type: ignore[arg-type]
+
+
+def env_file_present() -> bool:
+    return Path(os.getcwd(), ".env").exists()
