@@ -7,7 +7,6 @@ tests that need it; in CI (CI=true) it fails them, so a green CI always means th
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -23,19 +22,8 @@ from core.clock import ManualClock
 from core.db.base import Base
 from core.db.migrate import upgrade
 from core.db.session import create_engine, create_session_factory
-
-POSTGRES_URL = os.environ.get(
-    "YOROZU_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-)
-REDIS_URL = os.environ.get("YOROZU_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-
-
-def _missing(what: str, why: Exception) -> None:
-    message = f"{what} is not reachable ({type(why).__name__}: {why})"
-    if IN_CI:
-        pytest.fail(f"{message}; CI needs it, see README 'Tests'", pytrace=False)
-    pytest.skip(message)
+from tests.support import POSTGRES_URL, REDIS_URL
+from tests.support import missing as _missing
 
 
 async def _postgres_ping() -> None:

@@ -1,0 +1,303 @@
+"""The LINE webhook: check the signature, store the events, answer 200. Nothing else.
+
+Order of work on every request (invariants 1 and 3):
+1. size: a body over 2 MB (LINE's own limit) is refused with 413 before it is read whole;
+2. signature: Base64(HMAC-SHA256(channel secret, raw body)) against `x-line-signature`,
+   compared in constant time on the raw bytes, before anything is parsed; a missing or
+   wrong one is a 400 and nothing is stored;
+3. parse: plain `json.loads` and a few dictionary reads per event (no SDK models on this
+   hot path); a body that is not a webhook object is a 400;
+4. store: the events go to the inbox through the group-commit writer, and the request
+   waits for that commit before it answers 200. If the commit does not come within
+   `ack_timeout` the answer is 503, so LINE redelivers (and the inbox drops the copy).
+
+Handling happens behind the acknowledgement, in the worker role.
+
+`POST /webhooks/line` serves the default channel (LINE_CHANNEL_SECRET);
+`POST /webhooks/line/{hub_code}` serves a hub's own official account, with the secret of
+that hub's `line_channels` row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.db.models.hubs import Hub, LineChannel
+from core.domain.enums import Platform
+from core.inbox import NewInboxEvent
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 2 * 1024 * 1024
+DEFAULT_CHANNEL = "default"
+"""The channel id recorded for events that came through the default (settings) channel."""
+_HUB_CODE_LENGTH = 2
+
+
+class InboxSink(Protocol):
+    """Where accepted events go: `core.inbox.InboxWriter` (returns once committed)."""
+
+    async def submit(self, events: Sequence[NewInboxEvent]) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelSecret:
+    channel_id: str
+    """Recorded on each event: DEFAULT_CHANNEL, or the hub code of a hub's route."""
+    secret: str
+
+
+class HubChannels(Protocol):
+    async def for_hub(self, hub_code: str) -> Sequence[ChannelSecret] | None:
+        """The hub's LINE channels with a secret; None when there is no such hub."""
+        ...
+
+
+class SqlAlchemyHubChannels:
+    """Hub LINE channel secrets from `line_channels`, cached briefly for the hot path.
+
+    Events that came through a hub's route are recorded with the hub code as their
+    channel id (what the handler and the senders look the hub up by).
+    """
+
+    def __init__(
+        self, session_factory: async_sessionmaker[AsyncSession], *, ttl: float = 60.0
+    ) -> None:
+        self._sessions = session_factory
+        self._ttl = ttl
+        self._cache: dict[str, tuple[float, tuple[ChannelSecret, ...] | None]] = {}
+
+    async def for_hub(self, hub_code: str) -> Sequence[ChannelSecret] | None:
+        cached = self._cache.get(hub_code)
+        now = time.monotonic()
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        async with self._sessions() as session:
+            hub_id = await session.scalar(select(Hub.id).where(Hub.code == hub_code))
+            found: tuple[ChannelSecret, ...] | None = None
+            if hub_id is not None:
+                secrets = await session.scalars(
+                    select(LineChannel.secret)
+                    .where(LineChannel.hub_id == hub_id, LineChannel.secret.is_not(None))
+                    .order_by(LineChannel.id)
+                )
+                found = tuple(ChannelSecret(hub_code, secret) for secret in secrets if secret)
+        self._cache[hub_code] = (now + self._ttl, found)
+        return found
+
+
+@dataclass(frozen=True, slots=True)
+class LineWebhook:
+    """What the webhook routes need; built once by the composition root."""
+
+    sink: InboxSink
+    default_secret: str
+    hub_channels: HubChannels | None = None
+    """None: the per-hub route answers 404 for every hub."""
+    default_channel_id: str = DEFAULT_CHANNEL
+    max_body_bytes: int = MAX_BODY_BYTES
+    ack_timeout: float = 1.5
+    """Seconds to wait for the commit before answering 503 (LINE allows 2 s)."""
+
+
+class WebhookBodyError(ValueError):
+    """The body is signed correctly but is not a LINE webhook object."""
+
+
+def _problem(status: int, detail: str) -> Response:
+    return Response(
+        content=json.dumps({"detail": detail}).encode(),
+        status_code=status,
+        media_type="application/json",
+    )
+
+
+_OK = b"{}"
+
+
+def signature_matches(secret: str, body: bytes, signature: str | None) -> bool:
+    """`x-line-signature` check on the raw bytes, in constant time."""
+    if not signature:
+        return False
+    digest = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).digest()
+    expected = base64.b64encode(digest)
+    return hmac.compare_digest(expected, signature.encode("latin-1"))
+
+
+def _occurred_at(raw: dict[str, Any]) -> datetime | None:
+    timestamp = raw.get("timestamp")
+    if not isinstance(timestamp, int) or isinstance(timestamp, bool):
+        return None
+    try:
+        return datetime.fromtimestamp(timestamp / 1000, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _event_id(raw: dict[str, Any]) -> str:
+    event_id = raw.get("webhookEventId")
+    if isinstance(event_id, str) and event_id:
+        return event_id[:128]
+    # Older deliveries had no id: the content itself identifies a repeat of the same event.
+    canonical = json.dumps(raw, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _who(raw: dict[str, Any]) -> str:
+    source = raw.get("source")
+    if isinstance(source, dict):
+        for name in ("userId", "groupId", "roomId"):
+            value = source.get(name)
+            if isinstance(value, str) and value:
+                return value
+    return "_channel"
+
+
+def translate_events(body: bytes, channel_id: str) -> list[NewInboxEvent]:
+    """A signed webhook body → the inbox events it carries (possibly none: a verify call)."""
+    try:
+        document = json.loads(body)
+    except (UnicodeDecodeError, ValueError) as error:
+        raise WebhookBodyError("the body is not JSON") from error
+    if not isinstance(document, dict) or not isinstance(document.get("events"), list):
+        raise WebhookBodyError("the body is not a LINE webhook object (no events list)")
+    events: list[NewInboxEvent] = []
+    for raw in document["events"]:
+        if not isinstance(raw, dict) or not isinstance(raw.get("type"), str):
+            raise WebhookBodyError("an event is not an object with a type")
+        delivery = raw.get("deliveryContext")
+        events.append(
+            NewInboxEvent(
+                platform=Platform.LINE,
+                channel_id=channel_id,
+                event_id=_event_id(raw),
+                ordering_key=f"line:{channel_id}:{_who(raw)}"[:200],
+                kind=raw["type"][:64],
+                payload=raw,
+                occurred_at=_occurred_at(raw),
+                redelivery=isinstance(delivery, dict) and delivery.get("isRedelivery") is True,
+                ignored=raw.get("mode") == "standby",
+            )
+        )
+    return events
+
+
+async def _read_body(request: Request, limit: int) -> bytes | None:
+    """The raw body, or None when it is over `limit` (checked before reading it whole)."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            if int(declared) > limit:
+                return None
+        except ValueError:
+            return None
+        body = await request.body()
+        return body if len(body) <= limit else None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _accept(
+    webhook: LineWebhook, request: Request, secrets: Sequence[ChannelSecret]
+) -> Response:
+    body = await _read_body(request, webhook.max_body_bytes)
+    if body is None:
+        return _problem(413, "the body is larger than 2 MB")
+    signature = request.headers.get("x-line-signature")
+    if signature is None:
+        return _problem(400, "missing x-line-signature")
+    channel = next((c for c in secrets if signature_matches(c.secret, body, signature)), None)
+    if channel is None:
+        log.warning("line webhook signature refused", extra={"path": request.url.path})
+        return _problem(400, "invalid x-line-signature")
+    try:
+        events = translate_events(body, channel.channel_id)
+    except WebhookBodyError as error:
+        return _problem(400, str(error))
+    if events:
+        try:
+            async with asyncio.timeout(webhook.ack_timeout):
+                await webhook.sink.submit(events)
+        except TimeoutError:
+            log.error("line webhook commit too slow", extra={"events": len(events)})
+            return _problem(503, "the events could not be stored in time; retry")
+        except Exception as error:
+            log.error("line webhook store failed", extra={"error_type": type(error).__name__})
+            return _problem(503, "the events could not be stored; retry")
+    return Response(content=_OK, media_type="application/json")
+
+
+def line_webhook_router(
+    webhook: LineWebhook | Callable[[Request], LineWebhook],
+    *,
+    prefix: str = "/webhooks/line",
+) -> APIRouter:
+    """Routes `POST {prefix}` (default channel) and `POST {prefix}/{hub_code}`.
+
+    `webhook` is the built `LineWebhook`, or a function that finds it for a request (for
+    example on `request.app.state`, when it is built in the app's lifespan).
+    """
+    resolve: Callable[[Request], LineWebhook] = (
+        (lambda _request: webhook) if isinstance(webhook, LineWebhook) else webhook
+    )
+    router = APIRouter()
+
+    async def default_channel(request: Request) -> Response:
+        current = resolve(request)
+        secrets = (ChannelSecret(current.default_channel_id, current.default_secret),)
+        return await _accept(current, request, secrets)
+
+    async def hub_channel(request: Request) -> Response:
+        current = resolve(request)
+        hub_code: str = request.path_params["hub_code"]
+        if len(hub_code) != _HUB_CODE_LENGTH or not hub_code.isdigit():
+            return _problem(404, "unknown hub: a hub code is two digits, 00 to 47")
+        found = (
+            None if current.hub_channels is None else await current.hub_channels.for_hub(hub_code)
+        )
+        if found is None:
+            return _problem(404, f"unknown hub {hub_code}")
+        if not found:
+            return _problem(404, f"hub {hub_code} has no LINE channel with a secret")
+        return await _accept(current, request, found)
+
+    # Plain Starlette routes: no dependency solving or response model on the hot path.
+    router.add_route(prefix, default_channel, methods=["POST"], name="line_webhook")
+    router.add_route(prefix + "/{hub_code}", hub_channel, methods=["POST"], name="line_webhook_hub")
+    return router
+
+
+__all__ = [
+    "DEFAULT_CHANNEL",
+    "MAX_BODY_BYTES",
+    "ChannelSecret",
+    "HubChannels",
+    "InboxSink",
+    "LineWebhook",
+    "SqlAlchemyHubChannels",
+    "WebhookBodyError",
+    "line_webhook_router",
+    "signature_matches",
+    "translate_events",
+]

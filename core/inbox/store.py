@@ -1,0 +1,425 @@
+"""The inbox table's operations: store accepted events once, hand them to a handler once.
+
+Storing (`add_events`) is one INSERT ... ON CONFLICT (platform, event_id) DO NOTHING, so a
+redelivered LINE event or a retried Slack request is recognised by the database itself
+(invariant 2) however many API processes accepted it.
+
+Handling (`handle_next`) claims the *head* event of one person: pending, due
+(`next_attempt_at <= now`), and the lowest id among that ordering key's pending events. A
+failed head waiting for its backoff therefore holds that person's later events back: order
+is kept. The claim, the handler's writes (outbox rows included) and the "done" mark are one
+transaction, so a worker killed half-way rolls all of it back and the event stays pending:
+the effect happens exactly once, and no lease or heartbeat is needed.
+
+PostgreSQL: the claim is an UPDATE of the row picked with FOR UPDATE SKIP LOCKED, so any
+number of workers take different people's heads in parallel; a transaction-scoped advisory
+lock on the ordering key also keeps one person's events from ever running at once when two
+API processes commit that person's events out of id order.
+
+SQLite (the embedded default): one process runs one worker loop, and SQLite serialises
+writers. Every transaction here starts with its write (the claim is an UPDATE), so a WAL
+read snapshot never has to be upgraded into a write lock (which would fail at once with
+SQLITE_BUSY_SNAPSHOT instead of waiting out the busy timeout). While a handler runs it holds
+the write lock, so the webhook's commit waits for it: keep handlers short (they write rows;
+the dispatcher talks to the platforms).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal, cast
+
+from sqlalchemy import Select, Table, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
+
+from core.db.models.inbox import InboxEvent
+from core.domain.enums import InboxStatus, Platform
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[AsyncSession, InboxEvent], Awaitable[None]]
+"""Handles one event inside the transaction that marks it done: its writes commit with it."""
+
+KeyHasher = Callable[[str], str]
+"""Turns an ordering key (which holds a platform user id) into something safe to log."""
+
+_E = InboxEvent
+_TABLE = cast(Table, InboxEvent.__table__)
+_ADVISORY_NAMESPACE = 0x1B0C
+"""First key of pg_try_advisory_xact_lock(int, int): keeps our locks apart from others'."""
+_CLAIM_TRIES = 4
+"""Heads tried per call when another worker holds the person's advisory lock."""
+_ERROR_LIMIT = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class NewInboxEvent:
+    """An accepted platform event, ready to be stored (what a webhook translates into)."""
+
+    platform: Platform
+    channel_id: str
+    event_id: str
+    """The platform's own id: LINE webhookEventId, Slack event_id. Unique per platform."""
+    ordering_key: str
+    """Events with one key are handled one at a time, in order: "line:{channel}:{user}"."""
+    kind: str
+    payload: Mapping[str, Any]
+    occurred_at: datetime | None = None
+    redelivery: bool = False
+    ignored: bool = False
+    """Stored for the record but never handled (LINE standby mode, our own Slack events)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Exponential backoff with jitter, capped, and a bound on attempts before "dead"."""
+
+    max_attempts: int = 8
+    base: timedelta = timedelta(seconds=2)
+    cap: timedelta = timedelta(minutes=30)
+    jitter: float = 0.5
+    """The delay is drawn from [(1 - jitter) * d, d]; 0 makes it deterministic."""
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        if not 0.0 <= self.jitter <= 1.0:
+            raise ValueError("jitter must be between 0 and 1")
+
+    def delay(self, failures: int, rng: random.Random | None = None) -> timedelta:
+        """The wait before the next attempt after `failures` failed attempts (1, 2, ...)."""
+        exponent = min(max(failures, 1) - 1, 32)
+        full = min(self.cap, self.base * (1 << exponent))
+        if self.jitter == 0.0:
+            return full
+        draw = (rng or random).random()
+        return full * (1.0 - self.jitter * draw)
+
+
+DEFAULT_POLICY = RetryPolicy()
+
+
+@dataclass(frozen=True, slots=True)
+class DeadEvent:
+    """What an operator sees of an event that failed too often; never its payload."""
+
+    id: int
+    platform: Platform
+    kind: str
+    attempts: int
+    last_error: str | None
+    received_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class InboxStats:
+    counts: Mapping[InboxStatus, int] = field(default_factory=dict)
+    """Events per status; every status is present (0 when none)."""
+    oldest_pending_age: timedelta | None = None
+    """How long the oldest pending event has waited since it was received."""
+
+
+def _dialect(session: AsyncSession) -> str:
+    return session.get_bind().dialect.name
+
+
+def _row(event: NewInboxEvent, now: datetime) -> dict[str, Any]:
+    return {
+        "platform": event.platform,
+        "channel_id": event.channel_id,
+        "event_id": event.event_id,
+        "ordering_key": event.ordering_key,
+        "kind": event.kind,
+        "payload": dict(event.payload),
+        "received_at": now,
+        "occurred_at": event.occurred_at,
+        "redelivery": event.redelivery,
+        "status": InboxStatus.IGNORED if event.ignored else InboxStatus.PENDING,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "last_error": None,
+        "handled_at": None,
+    }
+
+
+async def add_events(
+    session: AsyncSession, events: Sequence[NewInboxEvent], *, now: datetime
+) -> int:
+    """Store the events that are new; returns how many were (duplicates are dropped).
+
+    Runs inside the caller's transaction: the caller commits, and only then may the webhook
+    acknowledge. Duplicates inside `events` itself count once.
+    """
+    if not events:
+        return 0
+    dialect = _dialect(session)
+    if dialect == "postgresql":
+        insert = postgresql.insert
+    elif dialect == "sqlite":
+        insert = sqlite.insert  # type: ignore[assignment]
+    else:  # pragma: no cover - only the two supported backends
+        raise RuntimeError(f"the inbox supports sqlite and postgresql, not {dialect}")
+    # One cached statement executed with many parameter sets: SQLAlchemy's
+    # "insertmanyvalues" turns it into a few multi-row INSERT ... RETURNING statements
+    # without compiling SQL for each batch size.
+    statement = (
+        insert(_TABLE)
+        .on_conflict_do_nothing(index_elements=["platform", "event_id"])
+        .returning(_TABLE.c.id)
+    )
+    rows = [_row(event, now) for event in events]
+    result = await session.execute(statement, rows)
+    added = len(result.all())
+    return added
+
+
+def _heads(now: datetime, passed: Sequence[str]) -> Select[tuple[int]]:
+    """The id of the oldest due event that is the first pending event of its ordering key.
+
+    Aliased so the UPDATE that embeds it does not correlate it to the updated row.
+    """
+    candidate = aliased(_E, name="candidate")
+    earlier = aliased(_E, name="earlier")
+    blocked = (
+        select(earlier.id)
+        .where(
+            earlier.ordering_key == candidate.ordering_key,
+            earlier.status == InboxStatus.PENDING,
+            earlier.id < candidate.id,
+        )
+        .exists()
+    )
+    heads = select(candidate.id).where(
+        candidate.status == InboxStatus.PENDING, candidate.next_attempt_at <= now, ~blocked
+    )
+    if passed:
+        heads = heads.where(candidate.ordering_key.not_in(passed))
+    return heads.order_by(candidate.id).limit(1)
+
+
+async def _claim(session: AsyncSession, now: datetime) -> InboxEvent | None:
+    """Take the head event of one person, locked until this transaction ends."""
+    postgres = _dialect(session) == "postgresql"
+    passed: list[str] = []
+    for _ in range(_CLAIM_TRIES):
+        heads = _heads(now, passed)
+        if postgres:
+            heads = heads.with_for_update(skip_locked=True)
+        # A no-op UPDATE as the claim: it locks the row on PostgreSQL, and on SQLite it makes
+        # the transaction's first statement a write (see the module docstring).
+        claim = (
+            update(_E)
+            .where(_E.id == heads.scalar_subquery())
+            .values(attempts=_E.attempts)
+            .returning(_E)
+            .execution_options(synchronize_session=False)
+        )
+        event = (await session.scalars(claim)).one_or_none()
+        if event is None or not postgres:
+            return event
+        locked = await session.scalar(
+            select(
+                func.pg_try_advisory_xact_lock(
+                    _ADVISORY_NAMESPACE, func.hashtext(event.ordering_key)
+                )
+            )
+        )
+        if locked:
+            return event
+        # Another worker is handling an earlier-committed event of this person.
+        passed.append(event.ordering_key)
+    return None
+
+
+def describe_error(error: BaseException) -> str:
+    """The exception's type and message, cut short: what operators see as last_error."""
+    kind = type(error)
+    name = (
+        kind.__qualname__
+        if kind.__module__ == "builtins"
+        else f"{kind.__module__}.{kind.__qualname__}"
+    )
+    message = str(error)
+    described = f"{name}: {message}" if message else name
+    return described[:_ERROR_LIMIT]
+
+
+async def handle_next(
+    session_factory: async_sessionmaker[AsyncSession],
+    handler: Handler,
+    now: datetime,
+    worker_id: str,
+    *,
+    policy: RetryPolicy = DEFAULT_POLICY,
+    rng: random.Random | None = None,
+    hash_key: KeyHasher | None = None,
+) -> bool:
+    """Handle one due head event; False when there was none to take.
+
+    The handler runs in the claim's transaction and the event is marked done in it. If the
+    handler (or that commit) raises, the transaction is rolled back and the failure is
+    recorded in a fresh one: attempts + 1 and a backoff, or "dead" after
+    `policy.max_attempts`. Cancellation (a worker being stopped or killed) records nothing:
+    the event simply stays pending.
+    """
+    claimed: tuple[int, int, str, str] | None = None
+    try:
+        async with session_factory() as session, session.begin():
+            event = await _claim(session, now)
+            if event is None:
+                return False
+            claimed = (event.id, event.attempts, event.ordering_key, event.kind)
+            await handler(session, event)
+            await session.execute(
+                update(_E)
+                .where(_E.id == claimed[0])
+                .values(status=InboxStatus.DONE, handled_at=now)
+                .execution_options(synchronize_session=False)
+            )
+    except Exception as error:
+        if claimed is None:
+            raise
+        event_id, attempts, key, kind = claimed
+        await _record_failure(
+            session_factory,
+            event_id=event_id,
+            seen_attempts=attempts,
+            error=error,
+            now=now,
+            policy=policy,
+            rng=rng,
+            log_extra={
+                "inbox_event_id": event_id,
+                "kind": kind,
+                "worker": worker_id,
+                "error_type": type(error).__name__,
+                **({"person": hash_key(key)} if hash_key else {}),
+            },
+        )
+        return True
+    event_id, _, key, kind = claimed
+    log.debug(
+        "inbox event handled",
+        extra={
+            "inbox_event_id": event_id,
+            "kind": kind,
+            "worker": worker_id,
+            **({"person": hash_key(key)} if hash_key else {}),
+        },
+    )
+    return True
+
+
+async def _record_failure(
+    session_factory: async_sessionmaker[AsyncSession],
+    *,
+    event_id: int,
+    seen_attempts: int,
+    error: Exception,
+    now: datetime,
+    policy: RetryPolicy,
+    rng: random.Random | None,
+    log_extra: dict[str, Any],
+) -> None:
+    failures = seen_attempts + 1
+    dead = failures >= policy.max_attempts
+    values: dict[str, Any] = {
+        "attempts": failures,
+        "last_error": describe_error(error),
+        "next_attempt_at": now if dead else now + policy.delay(failures, rng),
+    }
+    if dead:
+        values["status"] = InboxStatus.DEAD
+    async with session_factory() as session, session.begin():
+        # Guarded by what the claim saw: if another worker took the event in between (it was
+        # pending and due once our transaction rolled back), only one failure is counted.
+        result = await session.execute(
+            update(_E)
+            .where(
+                _E.id == event_id,
+                _E.status == InboxStatus.PENDING,
+                _E.attempts == seen_attempts,
+            )
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+    if getattr(result, "rowcount", 0) != 1:
+        return
+    if dead:
+        log.error("inbox event dead", extra={**log_extra, "attempts": failures})
+    else:
+        log.warning(
+            "inbox event failed, will retry",
+            extra={**log_extra, "attempts": failures, "retry_at": values["next_attempt_at"]},
+        )
+
+
+async def list_dead(session: AsyncSession, *, limit: int = 100) -> list[DeadEvent]:
+    """Dead events, oldest first."""
+    rows = await session.execute(
+        select(_E.id, _E.platform, _E.kind, _E.attempts, _E.last_error, _E.received_at)
+        .where(_E.status == InboxStatus.DEAD)
+        .order_by(_E.id)
+        .limit(limit)
+    )
+    return [DeadEvent(*row) for row in rows.tuples()]
+
+
+async def replay(
+    session: AsyncSession, ids: Collection[int] | Literal["all"], *, now: datetime
+) -> int:
+    """Make dead events pending again with their attempts reset; returns how many.
+
+    Only dead events move: an id that is pending, done or ignored is left alone. A replayed
+    event is again its person's first pending event, so it is handled before anything of
+    theirs still waiting. last_error is kept until the event succeeds or fails again.
+    """
+    statement = (
+        update(_E)
+        .where(_E.status == InboxStatus.DEAD)
+        .values(status=InboxStatus.PENDING, attempts=0, next_attempt_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if ids != "all":
+        wanted = sorted(set(ids))
+        if not wanted:
+            return 0
+        statement = statement.where(_E.id.in_(wanted))
+    result = await session.execute(statement)
+    return int(getattr(result, "rowcount", 0))
+
+
+async def stats(session: AsyncSession, *, now: datetime) -> InboxStats:
+    """Events per status and the age of the oldest pending one, for metrics and health."""
+    counts: dict[InboxStatus, int] = dict.fromkeys(InboxStatus, 0)
+    rows = await session.execute(select(_E.status, func.count()).group_by(_E.status))
+    for status, count in rows.tuples():
+        counts[InboxStatus(status)] = int(count)
+    oldest = await session.scalar(
+        select(func.min(_E.received_at)).where(_E.status == InboxStatus.PENDING)
+    )
+    age = None if oldest is None else max(now - oldest, timedelta(0))
+    return InboxStats(counts=counts, oldest_pending_age=age)
+
+
+__all__ = [
+    "DEFAULT_POLICY",
+    "DeadEvent",
+    "Handler",
+    "InboxStats",
+    "KeyHasher",
+    "NewInboxEvent",
+    "RetryPolicy",
+    "add_events",
+    "describe_error",
+    "handle_next",
+    "list_dead",
+    "replay",
+    "stats",
+]

@@ -1,0 +1,189 @@
+"""Group commit for the webhooks: many requests' events, one transaction.
+
+Each webhook request hands its events to `InboxWriter.submit` and waits until the
+transaction holding them has committed; only then does it answer 200 (durable before the
+acknowledgement, invariant 3). Requests arriving together share one INSERT and one commit,
+so the database sees a few large transactions instead of one per request: the writer
+flushes when `max_batch` events are waiting, or `linger` seconds after the first one
+arrived, and while `max_in_flight` batches commit the next one fills. (Batches in flight
+together may commit in either order; requests that were in flight together have no order
+between them anyway, and the worker never runs one person's events at once.)
+
+After a commit that stored something new, `wake(new_count)` tells workers there is work
+(the composition root passes a Redis publisher; the database stays the record, a lost
+wake-up only means a worker notices at its next poll).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.clock import Clock
+from core.inbox.store import NewInboxEvent, add_events
+
+log = logging.getLogger(__name__)
+
+Wake = Callable[[int], Awaitable[None]]
+"""Called after a commit with the number of new events: tells workers to look."""
+
+
+class InboxWriterClosed(RuntimeError):
+    """The writer is shutting down and takes no more events."""
+
+
+_Entry = tuple[Sequence[NewInboxEvent], "asyncio.Future[None]"]
+
+
+class InboxWriter:
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        *,
+        wake: Wake | None = None,
+        max_batch: int = 256,
+        linger: float = 0.002,
+        max_in_flight: int = 2,
+        observe: Callable[[int, int], None] | None = None,
+    ) -> None:
+        if max_batch < 1 or max_in_flight < 1:
+            raise ValueError("max_batch and max_in_flight must be at least 1")
+        self._sessions = session_factory
+        self._clock = clock
+        self._wake = wake
+        self._observe = observe
+        """Called after each commit with (events received, events new): for metrics."""
+        self._max_batch = max_batch
+        self._linger = linger
+        self._queue: list[_Entry] = []
+        self._queued_events = 0
+        self._ready = asyncio.Event()
+        self._full = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self._slots = asyncio.Semaphore(max_in_flight)
+        self._flushing: set[asyncio.Task[None]] = set()
+        self.batches = 0
+        """Transactions committed so far (for tests and the benchmark)."""
+
+    async def start(self) -> None:
+        """Start the flush loop (submit also starts it on first use)."""
+        if self._closing:
+            raise InboxWriterClosed("the inbox writer is closed")
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run(), name="inbox-writer")
+
+    async def submit(self, events: Sequence[NewInboxEvent]) -> None:
+        """Store `events`; returns once the transaction holding them has committed.
+
+        Raises what the commit raised (the caller answers 5xx and the platform retries;
+        a retry of events that did commit is then recognised by their ids).
+        """
+        if not events:
+            return
+        if self._closing:
+            raise InboxWriterClosed("the inbox writer is closed")
+        if self._task is None or self._task.done():
+            await self.start()
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.append((events, future))
+        self._queued_events += len(events)
+        self._ready.set()
+        if self._queued_events >= self._max_batch:
+            self._full.set()
+        await future
+
+    async def aclose(self) -> None:
+        """Commit what is queued, then stop."""
+        self._closing = True
+        self._ready.set()
+        self._full.set()
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        try:
+            await self._loop()
+        finally:
+            # Stopped (cancelled or a bug): nobody may wait forever for a commit.
+            queued, self._queue, self._queued_events = self._queue, [], 0
+            for _, future in queued:
+                if not future.done():
+                    future.set_exception(InboxWriterClosed("the inbox writer stopped"))
+
+    async def _loop(self) -> None:
+        while True:
+            await self._ready.wait()
+            if not self._queue:
+                self._ready.clear()
+                if self._closing:
+                    if self._flushing:
+                        await asyncio.gather(*self._flushing, return_exceptions=True)
+                    return
+                continue
+            if self._linger > 0 and not self._full.is_set():
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self._linger):
+                        await self._full.wait()
+            # While every slot is busy, more requests join the next batch.
+            await self._slots.acquire()
+            batch = self._take()
+            if not batch:
+                self._slots.release()
+                continue
+            task = asyncio.create_task(self._flush_in_slot(batch), name="inbox-writer-flush")
+            self._flushing.add(task)
+            task.add_done_callback(self._flushing.discard)
+
+    async def _flush_in_slot(self, batch: list[_Entry]) -> None:
+        try:
+            await self._flush(batch)
+        finally:
+            self._slots.release()
+
+    def _take(self) -> list[_Entry]:
+        """Whole requests, oldest first, up to about `max_batch` events."""
+        count = cut = 0
+        while cut < len(self._queue) and count < self._max_batch:
+            count += len(self._queue[cut][0])
+            cut += 1
+        taken, self._queue = self._queue[:cut], self._queue[cut:]
+        self._queued_events -= count
+        if self._queued_events < self._max_batch:
+            self._full.clear()
+        if not self._queue:
+            self._ready.clear()
+        return taken
+
+    async def _flush(self, batch: list[_Entry]) -> None:
+        events = [event for entry_events, _ in batch for event in entry_events]
+        try:
+            async with self._sessions() as session, session.begin():
+                added = await add_events(session, events, now=self._clock.now())
+        except Exception as error:  # every waiting request learns of it, then we go on
+            log.error(
+                "inbox batch failed",
+                extra={"events": len(events), "error_type": type(error).__name__},
+            )
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(error)
+            return
+        self.batches += 1
+        if self._observe is not None:
+            self._observe(len(events), added)
+        for _, future in batch:
+            if not future.done():
+                future.set_result(None)
+        if added and self._wake is not None:
+            try:
+                await self._wake(added)
+            except Exception as error:  # the database holds the events anyway
+                log.warning("inbox wake-up failed", extra={"error_type": type(error).__name__})
