@@ -1,0 +1,432 @@
+"""The outbox table's operations: add in the caller's transaction, claim, record results.
+
+Crash safety rests on the lease: `claim` sets status sending and `locked_until` and commits;
+the dispatcher sends; each `mark_*` runs in a new transaction and only applies while the row is
+still under that same lease (fencing), so a dispatcher that lost its lease cannot overwrite
+what the one that took over recorded. A crashed dispatcher's rows come back when the lease
+expires and are sent again with the same retry key (LINE answers 409: counted as sent).
+
+Messages with one ordering key (one recipient) go out one at a time, in row order: only the
+lowest id among that key's pending and sending rows is eligible.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from core.clock import to_jst
+from core.db.models.inbox import PushUsage
+from core.db.models.outbox import OutboxMessage
+from core.db.models.people import ChannelIdentity
+from core.domain.enums import OutboxStatus, Platform
+from core.messages import OutgoingMessage, encode_message
+
+_S = OutboxStatus
+_IN_FLIGHT = (_S.PENDING, _S.SENDING)
+
+
+@dataclass(frozen=True)
+class ClaimedMessage:
+    """A snapshot of a claimed row: what the dispatcher needs to send and to record."""
+
+    id: int
+    platform: Platform
+    channel_id: str
+    recipient: str
+    kind: str
+    payload: dict[str, Any]
+    retry_key: str
+    attempts: int
+    """Attempts including this one (1 for the first)."""
+    locale: str
+    ordering_key: str
+    reply_token: str | None
+    reply_token_expires_at: datetime | None
+    created_at: datetime
+    lease: datetime
+    """`locked_until` as claimed: the fence every `mark_*` checks."""
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    messages: list[ClaimedMessage]
+    cancelled: int = 0
+    """Rows cancelled at claim because the recipient unfollowed (invariant 8)."""
+
+
+def default_ordering_key(platform: Platform | str, channel_id: str, recipient: str) -> str:
+    return f"{Platform(platform).value}:{channel_id}:{recipient}"
+
+
+async def add_message(
+    session: AsyncSession,
+    *,
+    platform: Platform,
+    channel_id: str,
+    recipient: str,
+    message: OutgoingMessage | Sequence[OutgoingMessage],
+    kind: str,
+    idempotency_key: str,
+    now: datetime,
+    locale: str = "ja",
+    priority: int = 100,
+    not_before: datetime | None = None,
+    reply_token: str | None = None,
+    reply_token_expires_at: datetime | None = None,
+    ordering_key: str | None = None,
+    case_id: int | None = None,
+    hub_id: int | None = None,
+) -> OutboxMessage | None:
+    """Queue a neutral message in the caller's transaction; a repeated key is a no-op (None).
+
+    Several messages in one row go out in one request: that is how one LINE reply token
+    carries everything an event's answer has to say.
+    """
+    messages = [message] if isinstance(message, OutgoingMessage) else list(message)
+    if not messages:
+        raise ValueError("an outbox row needs at least one message")
+    return await _insert(
+        session,
+        platform=platform,
+        channel_id=channel_id,
+        recipient=recipient,
+        payload={"messages": [encode_message(item) for item in messages]},
+        kind=kind,
+        idempotency_key=idempotency_key,
+        now=now,
+        locale=locale,
+        priority=priority,
+        not_before=not_before,
+        reply_token=reply_token,
+        reply_token_expires_at=reply_token_expires_at,
+        ordering_key=ordering_key,
+        case_id=case_id,
+        hub_id=hub_id,
+    )
+
+
+async def add_raw(
+    session: AsyncSession,
+    *,
+    platform: Platform,
+    channel_id: str,
+    recipient: str,
+    payload: dict[str, Any],
+    kind: str,
+    idempotency_key: str,
+    now: datetime,
+    locale: str = "ja",
+    priority: int = 100,
+    not_before: datetime | None = None,
+    ordering_key: str | None = None,
+    case_id: int | None = None,
+    hub_id: int | None = None,
+) -> OutboxMessage | None:
+    """Queue an already rendered platform payload (a Slack view, a chat.update), stored as
+    {"raw": payload}; a repeated key is a no-op (None)."""
+    return await _insert(
+        session,
+        platform=platform,
+        channel_id=channel_id,
+        recipient=recipient,
+        payload={"raw": payload},
+        kind=kind,
+        idempotency_key=idempotency_key,
+        now=now,
+        locale=locale,
+        priority=priority,
+        not_before=not_before,
+        reply_token=None,
+        reply_token_expires_at=None,
+        ordering_key=ordering_key,
+        case_id=case_id,
+        hub_id=hub_id,
+    )
+
+
+async def _insert(
+    session: AsyncSession,
+    *,
+    platform: Platform,
+    channel_id: str,
+    recipient: str,
+    payload: dict[str, Any],
+    kind: str,
+    idempotency_key: str,
+    now: datetime,
+    locale: str,
+    priority: int,
+    not_before: datetime | None,
+    reply_token: str | None,
+    reply_token_expires_at: datetime | None,
+    ordering_key: str | None,
+    case_id: int | None,
+    hub_id: int | None,
+) -> OutboxMessage | None:
+    values: dict[str, Any] = {
+        "platform": Platform(platform),
+        "channel_id": channel_id,
+        "recipient": recipient,
+        "kind": kind,
+        "payload": payload,
+        "priority": priority,
+        "idempotency_key": idempotency_key,
+        "retry_key": str(uuid.uuid4()),
+        "status": _S.PENDING,
+        "attempts": 0,
+        "not_before": not_before or now,
+        "created_at": now,
+        "ordering_key": ordering_key or default_ordering_key(platform, channel_id, recipient),
+        "locale": locale,
+        "reply_token": reply_token,
+        "reply_token_expires_at": reply_token_expires_at,
+        "case_id": case_id,
+        "hub_id": hub_id,
+    }
+    insert = postgresql.insert if _dialect(session) == "postgresql" else sqlite.insert
+    stmt = (
+        insert(OutboxMessage)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .returning(OutboxMessage.id)
+    )
+    new_id = (await session.execute(stmt)).scalar_one_or_none()
+    if new_id is None:
+        return None
+    return await session.get(OutboxMessage, new_id)
+
+
+def _dialect(session: AsyncSession) -> str:
+    return session.get_bind().dialect.name
+
+
+async def claim(
+    session: AsyncSession, *, now: datetime, lease: timedelta, limit: int = 200
+) -> ClaimResult:
+    """Take up to `limit` due rows (status sending, leased until now + lease).
+
+    Eligible: the head of its ordering key (lowest id among pending and sending rows) that is
+    pending and due, or sending with an expired lease (its dispatcher died). On PostgreSQL the
+    rows are locked FOR UPDATE SKIP LOCKED, so several dispatchers never take one row; on SQLite
+    one dispatcher process is assumed. LINE rows to someone who unfollowed are cancelled here.
+    Commit the session right after.
+    """
+    earlier = aliased(OutboxMessage)
+    row = OutboxMessage
+    head = ~exists().where(
+        earlier.ordering_key == row.ordering_key,
+        earlier.id < row.id,
+        earlier.status.in_(_IN_FLIGHT),
+    )
+    due = or_(
+        and_(row.status == _S.PENDING, row.not_before <= now),
+        and_(row.status == _S.SENDING, row.locked_until <= now),
+    )
+    query = (
+        select(row.id).where(due, head).order_by(row.priority, row.not_before, row.id).limit(limit)
+    )
+    if _dialect(session) == "postgresql":
+        query = query.with_for_update(skip_locked=True, of=row)
+    ids = list((await session.execute(query)).scalars())
+    if not ids:
+        return ClaimResult([])
+    lease_until = now + lease
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(ids))
+        .values(status=_S.SENDING, locked_until=lease_until, attempts=OutboxMessage.attempts + 1)
+        .execution_options(synchronize_session=False)
+    )
+    rows = (
+        await session.execute(
+            select(OutboxMessage).where(OutboxMessage.id.in_(ids)).order_by(OutboxMessage.id)
+        )
+    ).scalars()
+    claimed = [
+        ClaimedMessage(
+            id=r.id,
+            platform=r.platform,
+            channel_id=r.channel_id,
+            recipient=r.recipient,
+            kind=r.kind,
+            payload=r.payload,
+            retry_key=r.retry_key,
+            attempts=r.attempts,
+            locale=r.locale,
+            ordering_key=r.ordering_key,
+            reply_token=r.reply_token,
+            reply_token_expires_at=r.reply_token_expires_at,
+            created_at=r.created_at,
+            lease=lease_until,
+        )
+        for r in rows
+    ]
+    unfollowed = await _unfollowed(session, [m for m in claimed if m.platform is Platform.LINE])
+    if unfollowed:
+        await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_([m.id for m in claimed if m.id in unfollowed]))
+            .values(status=_S.CANCELLED, locked_until=None, last_error="unfollowed")
+            .execution_options(synchronize_session=False)
+        )
+    return ClaimResult([m for m in claimed if m.id not in unfollowed], len(unfollowed))
+
+
+async def _unfollowed(session: AsyncSession, messages: Sequence[ClaimedMessage]) -> set[int]:
+    if not messages:
+        return set()
+    recipients = {m.recipient for m in messages}
+    pairs = (
+        await session.execute(
+            select(ChannelIdentity.channel_id, ChannelIdentity.external_user_id).where(
+                ChannelIdentity.platform == Platform.LINE,
+                ChannelIdentity.external_user_id.in_(recipients),
+                ChannelIdentity.followed.is_(False),
+            )
+        )
+    ).all()
+    gone = {(channel, user) for channel, user in pairs}
+    return {m.id for m in messages if (m.channel_id, m.recipient) in gone}
+
+
+async def _finish(session: AsyncSession, message: ClaimedMessage, **values: Any) -> bool:
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id == message.id,
+            OutboxMessage.status == _S.SENDING,
+            OutboxMessage.locked_until == message.lease,
+        )
+        .values(locked_until=None, **values)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def mark_sent(
+    session: AsyncSession,
+    message: ClaimedMessage,
+    *,
+    now: datetime,
+    accepted_request_id: str | None = None,
+) -> bool:
+    """Delivered. False when the lease was lost (another dispatcher owns the row now)."""
+    return await _finish(
+        session,
+        message,
+        status=_S.SENT,
+        sent_at=now,
+        last_error=None,
+        accepted_request_id=(accepted_request_id or None) and accepted_request_id[:64],
+    )
+
+
+async def mark_retry(
+    session: AsyncSession, message: ClaimedMessage, *, after: datetime, error: str
+) -> bool:
+    """Back to pending, due again at `after`."""
+    return await _finish(
+        session, message, status=_S.PENDING, not_before=after, last_error=error[:2000]
+    )
+
+
+async def release(session: AsyncSession, message: ClaimedMessage, *, after: datetime) -> bool:
+    """Give the row back without an attempt (a rate limit said wait): pending again at `after`."""
+    return await _finish(
+        session,
+        message,
+        status=_S.PENDING,
+        not_before=after,
+        attempts=OutboxMessage.attempts - 1,
+    )
+
+
+async def mark_failed(session: AsyncSession, message: ClaimedMessage, *, reason: str) -> bool:
+    """Permanent failure: recorded, never retried."""
+    return await _finish(session, message, status=_S.FAILED, last_error=reason[:2000])
+
+
+async def mark_held(session: AsyncSession, message: ClaimedMessage, *, reason: str) -> bool:
+    """Parked (the month's push budget is spent): waits for `release_held`, never dropped."""
+    return await _finish(session, message, status=_S.HELD, last_error=reason[:2000])
+
+
+async def mark_cancelled(session: AsyncSession, message: ClaimedMessage, *, reason: str) -> bool:
+    return await _finish(session, message, status=_S.CANCELLED, last_error=reason[:2000])
+
+
+async def release_held(
+    session: AsyncSession, *, now: datetime, channel_id: str | None = None
+) -> int:
+    """Make held rows (all, or one channel's) pending again, due now; answers how many."""
+    stmt = (
+        update(OutboxMessage)
+        .where(OutboxMessage.status == _S.HELD)
+        .values(status=_S.PENDING, not_before=now)
+        .execution_options(synchronize_session=False)
+    )
+    if channel_id is not None:
+        stmt = stmt.where(OutboxMessage.channel_id == channel_id)
+    result = await session.execute(stmt)
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def cancel_for_recipient(session: AsyncSession, channel_id: str, user_id: str) -> int:
+    """On unfollow: cancel every waiting LINE message to that user (invariant 8)."""
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.platform == Platform.LINE,
+            OutboxMessage.channel_id == channel_id,
+            OutboxMessage.recipient == user_id,
+            OutboxMessage.status.in_((_S.PENDING, _S.HELD)),
+        )
+        .values(status=_S.CANCELLED, last_error="unfollowed")
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def jst_month(now: datetime) -> str:
+    """YYYY-MM in Japan time: the month LINE counts pushes in."""
+    return to_jst(now).strftime("%Y-%m")
+
+
+async def count_push(session: AsyncSession, channel_id: str, *, now: datetime, n: int = 1) -> None:
+    """Add `n` pushes to the channel's usage for the Japan-time month."""
+    insert = postgresql.insert if _dialect(session) == "postgresql" else sqlite.insert
+    stmt = insert(PushUsage).values(channel_id=channel_id, month=jst_month(now), pushes=n)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["channel_id", "month"],
+        set_={"pushes": PushUsage.pushes + n},
+    )
+    await session.execute(stmt)
+
+
+async def push_usage(session: AsyncSession, channel_id: str, *, now: datetime) -> int:
+    found = await session.scalar(
+        select(PushUsage.pushes).where(
+            PushUsage.channel_id == channel_id, PushUsage.month == jst_month(now)
+        )
+    )
+    return int(found or 0)
+
+
+async def stats(session: AsyncSession) -> dict[str, int]:
+    """Rows per status (every status present, zero when none)."""
+    counts = {status.value: 0 for status in OutboxStatus}
+    rows = await session.execute(
+        select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
+    )
+    for status, count in rows.all():
+        counts[OutboxStatus(status).value] = int(count)
+    return counts

@@ -1,0 +1,53 @@
+"""`yorozu dispatcher`: the outbox sender as its own process (production runs one or more).
+
+Registered by the CLI as `app.command("dispatcher")(dispatcher_command)`. SIGTERM and SIGINT
+stop it gracefully: the batch in flight is sent and recorded first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+
+from pydantic import ValidationError
+
+from yorozu.settings import Settings, describe_settings_error, load_settings
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ValidationError as exc:
+        print(describe_settings_error(exc), file=sys.stderr)
+        raise SystemExit(2) from None
+    except ValueError as exc:
+        print(f"settings: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+async def _main(settings: Settings) -> None:
+    from yorozu.bootstrap import bootstrap
+    from yorozu.dispatcher import run_dispatcher
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    container = await bootstrap(settings)
+    try:
+        await run_dispatcher(container, stop=stop)
+    finally:
+        await container.aclose()
+
+
+def dispatcher_command() -> None:
+    """Send the outbox: deliver due messages through LINE and Slack, with retries."""
+    from yorozu.logs import configure_logging
+
+    settings = _settings()
+    configure_logging(settings)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_main(settings))

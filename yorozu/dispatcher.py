@@ -1,0 +1,450 @@
+"""The dispatcher role: claim due outbox rows, render, send, record (invariant 4).
+
+One loop: `claim` (status sending + lease, committed) → render the neutral message in the
+recipient's language (bots/) → send (integrations/) → record the result in a new transaction,
+fenced by the lease. A dispatcher killed between send and record loses nothing: its rows come
+back when the lease expires and go out again with the same retry key (LINE answers 409, which
+counts as sent), or, for a reply whose token our first attempt used, LINE answers "Invalid
+reply token" while the token is surely still fresh, which also counts as sent.
+
+Rate limits are token buckets per destination; a row that would exceed one is given back with a
+due time instead of holding the loop (no sleeping). Logs carry hashed recipient ids only and
+never message text (invariant 9).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from bots.line.render import render_line
+from bots.slack.render import render_slack
+from core.clock import Clock, SystemClock
+from core.db.session import unit_of_work
+from core.domain.enums import Platform
+from core.i18n import Catalog
+from core.messages import OutgoingMessage, decode_message
+from core.outbox import policy, store
+from core.outbox.policy import (
+    Decision,
+    HeldForBudget,
+    Permanent,
+    Retry,
+    SendOutcome,
+    Sent,
+    TokenSpent,
+)
+from core.outbox.store import ClaimedMessage
+from integrations.line.client import LineSender
+from integrations.ratelimit import RateLimiter
+from integrations.slack.client import SlackSender
+from yorozu.bootstrap import Container
+from yorozu.channels import channel_access_token, channel_keys
+from yorozu.logs import hash_user_id
+
+log = logging.getLogger(__name__)
+
+REPLY_TOKEN_LIFE = timedelta(seconds=60)
+"""LINE's reply token lives about a minute; used to estimate when it was received."""
+
+DEFAULT_SLACK_METHOD_RATE_PER_SECOND = 50 / 60
+
+
+@dataclass
+class DispatchReport:
+    """What one `run_once` did (for tests, benchmarks and the loop's pacing)."""
+
+    claimed: int = 0
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    held: int = 0
+    cancelled: int = 0
+    deferred: int = 0
+    lost_lease: int = 0
+    routes: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Result:
+    decision: Decision | None
+    """None: the row was given back untouched (a rate limit said wait)."""
+    route: str
+    """reply, push, slack, or none."""
+    defer_for: float = 0.0
+    limiter_key: str | None = None
+
+
+def _time_source(clock: Clock) -> Callable[[], float]:
+    if isinstance(clock, SystemClock):
+        return time.monotonic
+    return lambda: clock.now().timestamp()
+
+
+class Dispatcher:
+    """The claim → send → record cycle; `run_once` does one batch."""
+
+    def __init__(
+        self,
+        container: Container,
+        *,
+        batch: int = 200,
+        lease: timedelta = timedelta(seconds=30),
+        concurrency: int = 64,
+        line: LineSender | None = None,
+        slack: SlackSender | None = None,
+        limiter: RateLimiter | None = None,
+        rng: random.Random | None = None,
+        catalog: Catalog | None = None,
+    ) -> None:
+        settings = container.settings
+        self.container = container
+        self.clock = container.clock
+        self.metrics = container.metrics
+        self.batch = batch
+        self.lease = lease
+        self.concurrency = max(1, concurrency)
+        timeout = container.settings.send_timeout_seconds
+        self.line = line or LineSender(str(settings.line_api_base_url), timeout=timeout)
+        self.slack = slack or SlackSender(
+            str(settings.slack_api_base_url),
+            settings.slack_bot_token.get_secret_value(),
+            timeout=max(1, int(timeout)),
+        )
+        self.limiter = limiter or RateLimiter(time_source=_time_source(self.clock))
+        if limiter is None:
+            line_rate = settings.line_rate_per_second
+            slack_rate = settings.slack_rate_per_second
+            self.limiter.configure("line:", line_rate, line_rate)
+            self.limiter.configure("slack:", DEFAULT_SLACK_METHOD_RATE_PER_SECOND, 50)
+            self.limiter.configure("slack:post:", slack_rate, 1)
+        self.rng = rng or random.Random()
+        self.catalog = catalog or Catalog.load()
+        self._default_line_token = settings.line_channel_access_token.get_secret_value()
+        self._line_tokens: dict[str, str] = {}
+
+    # -- the cycle ------------------------------------------------------------------------
+
+    async def run_once(self) -> DispatchReport:
+        """Claim one batch of due rows, send them (concurrently, one per recipient), record."""
+        report = DispatchReport()
+        async with unit_of_work(self.container.session_factory) as session:
+            claimed = await store.claim(
+                session, now=self.clock.now(), lease=self.lease, limit=self.batch
+            )
+        report.claimed = len(claimed.messages)
+        report.cancelled = claimed.cancelled
+        if claimed.cancelled:
+            log.info(
+                "outbox messages cancelled: recipient unfollowed",
+                extra={"count": claimed.cancelled},
+            )
+        if not claimed.messages:
+            return report
+        semaphore = asyncio.Semaphore(self.concurrency)
+
+        async def one(message: ClaimedMessage) -> None:
+            async with semaphore:
+                await self._process(message, report)
+
+        await asyncio.gather(*(one(message) for message in claimed.messages))
+        return report
+
+    async def _process(self, message: ClaimedMessage, report: DispatchReport) -> None:
+        try:
+            result = await self._send(message)
+        except (ValueError, KeyError, TypeError) as exc:
+            # A payload we cannot render or a catalog key that does not exist: a bug, not the
+            # platform's fault; retrying would only fail again.
+            log.exception("outbox message could not be rendered", extra={"outbox_id": message.id})
+            result = _Result(Permanent(f"render_error:{type(exc).__name__}"), "none")
+        except Exception:
+            log.exception("outbox send failed unexpectedly", extra={"outbox_id": message.id})
+            result = _Result(
+                Retry(policy.backoff(message.attempts, self.rng), "internal_error"), "none"
+            )
+        await self._record(message, result, report)
+
+    async def _record(
+        self, message: ClaimedMessage, result: _Result, report: DispatchReport
+    ) -> None:
+        now = self.clock.now()
+        platform = message.platform.value
+        decision = result.decision
+        async with unit_of_work(self.container.session_factory) as session:
+            if decision is None:
+                applied = await store.release(
+                    session, message, after=now + timedelta(seconds=result.defer_for)
+                )
+            elif isinstance(decision, Sent):
+                applied = await store.mark_sent(
+                    session, message, now=now, accepted_request_id=decision.request_id
+                )
+                if applied and result.route == "push":
+                    await store.count_push(session, message.channel_id, now=now)
+            elif isinstance(decision, Retry):
+                applied = await store.mark_retry(
+                    session,
+                    message,
+                    after=now + timedelta(seconds=decision.after),
+                    error=decision.reason,
+                )
+            elif isinstance(decision, HeldForBudget):
+                applied = await store.mark_held(session, message, reason=decision.reason)
+            elif isinstance(decision, Permanent):
+                applied = await store.mark_failed(session, message, reason=decision.reason)
+            else:  # TokenSpent never leaves _send_line
+                applied = await store.mark_retry(session, message, after=now, error="token_spent")
+        extra = {
+            "outbox_id": message.id,
+            "platform": platform,
+            "kind": message.kind,
+            "route": result.route,
+            "attempt": message.attempts,
+            "recipient": hash_user_id(message.recipient),
+        }
+        if not applied:
+            report.lost_lease += 1
+            log.warning(
+                "outbox lease lost before recording; another dispatcher owns the row", extra=extra
+            )
+            return
+        report.routes[result.route] = report.routes.get(result.route, 0) + 1
+        if decision is None:
+            report.deferred += 1
+        elif isinstance(decision, Sent):
+            report.sent += 1
+            self.metrics.messages_sent.labels(platform, message.kind).inc()
+            if result.route == "push":
+                self.metrics.line_pushes.labels(message.channel_id).inc()
+            elif result.route == "reply":
+                self.metrics.line_replies.labels(message.channel_id).inc()
+            log.debug("outbox message sent", extra=extra)
+        elif isinstance(decision, Retry):
+            report.retried += 1
+            self.metrics.messages_retried.labels(platform, _reason_label(decision.reason)).inc()
+            log.info(
+                "outbox message will be retried",
+                extra={**extra, "reason": decision.reason, "after": round(decision.after, 3)},
+            )
+        elif isinstance(decision, HeldForBudget):
+            report.held += 1
+            log.warning("outbox message held: monthly push limit reached", extra=extra)
+        elif isinstance(decision, Permanent):
+            report.failed += 1
+            self.metrics.messages_failed.labels(platform, _reason_label(decision.reason)).inc()
+            log.warning(
+                "outbox message failed permanently", extra={**extra, "reason": decision.reason}
+            )
+
+    # -- sending --------------------------------------------------------------------------
+
+    async def _send(self, message: ClaimedMessage) -> _Result:
+        if message.platform is Platform.LINE:
+            return await self._send_line(message)
+        return await self._send_slack(message)
+
+    def _acquire(self, key: str) -> float:
+        return self.limiter.try_acquire(key)
+
+    async def _timed(self, platform: str, call: Any) -> SendOutcome:
+        started = time.perf_counter()
+        try:
+            outcome: SendOutcome = await call
+            return outcome
+        finally:
+            self.metrics.send_seconds.labels(platform).observe(time.perf_counter() - started)
+
+    async def _send_line(self, message: ClaimedMessage) -> _Result:
+        payload = message.payload
+        if "raw" in payload:
+            messages = list(payload["raw"]["messages"])
+        else:
+            messages = [
+                line_message
+                for neutral in _neutral_messages(payload)
+                for line_message in render_line(neutral, message.locale, self.catalog)
+            ]
+            if len(messages) > LINE_MESSAGES_PER_REQUEST:
+                raise ValueError(f"{len(messages)} LINE messages in one request (at most 5)")
+        key = f"line:{message.channel_id}"
+        wait = self._acquire(key)
+        if wait > 0:
+            return _Result(None, "none", defer_for=wait)
+        token = await self._line_token(message.channel_id)
+        now = self.clock.now()
+        expires = message.reply_token_expires_at
+        if (
+            message.kind == "reply"
+            and message.reply_token
+            and expires is not None
+            and now < expires
+        ):
+            outcome = await self._timed(
+                "line", self.line.reply(token, message.reply_token, messages)
+            )
+            received = min(message.created_at, expires - REPLY_TOKEN_LIFE)
+            decision = policy.classify(
+                outcome,
+                platform="line",
+                endpoint="reply",
+                attempt=message.attempts,
+                rng=self.rng,
+                token_age=(self.clock.now() - received).total_seconds(),
+            )
+            if not isinstance(decision, TokenSpent):
+                return _Result(decision, "reply")
+            wait = self._acquire(key)
+            if wait > 0:
+                return _Result(None, "none", defer_for=wait)
+        outcome = await self._timed(
+            "line", self.line.push(token, message.recipient, messages, message.retry_key)
+        )
+        decision = policy.classify(
+            outcome, platform="line", endpoint="push", attempt=message.attempts, rng=self.rng
+        )
+        if isinstance(decision, TokenSpent):  # not possible for a push; be explicit anyway
+            decision = Permanent("token_spent_on_push")
+        return _Result(decision, "push")
+
+    async def _send_slack(self, message: ClaimedMessage) -> _Result:
+        payload = message.payload
+        raw: dict[str, Any] = payload.get("raw") or {}
+        kind = message.kind
+        if kind == "slack_home":
+            key = f"slack:views:{message.channel_id}"
+        elif kind == "slack_update":
+            key = f"slack:update:{message.channel_id}"
+        else:
+            key = f"slack:post:{raw.get('channel') or message.recipient}"
+        wait = self._acquire(key)
+        if wait > 0:
+            return _Result(None, "none", defer_for=wait)
+        if kind == "slack_home":
+            call = self.slack.publish_home(message.recipient, raw["view"])
+        elif kind == "slack_update":
+            call = self.slack.update(
+                str(raw.get("channel") or message.recipient),
+                str(raw["ts"]),
+                str(raw.get("text") or ""),
+                raw.get("blocks"),
+            )
+        else:
+            if "message" in payload or "messages" in payload:
+                texts: list[str] = []
+                blocks = []
+                for neutral in _neutral_messages(payload):
+                    part_text, part_blocks = render_slack(neutral, message.locale, self.catalog)
+                    texts.append(part_text)
+                    blocks.extend(part_blocks)
+                text = "\n\n".join(texts)
+            else:
+                text, blocks = str(raw.get("text") or ""), raw.get("blocks") or []
+            call = self.slack.post_message(
+                str(raw.get("channel") or message.recipient),
+                text,
+                blocks,
+                thread_ts=raw.get("thread_ts") or payload.get("thread_ts"),
+            )
+        outcome = await self._timed("slack", call)
+        decision = policy.classify(
+            outcome, platform="slack", endpoint="slack", attempt=message.attempts, rng=self.rng
+        )
+        if isinstance(decision, Retry) and outcome.retry_after is not None:
+            self.limiter.block(key, outcome.retry_after)
+        return _Result(decision, "slack", limiter_key=key)
+
+    async def _line_token(self, channel_key: str) -> str:
+        token = self._line_tokens.get(channel_key)
+        if token is None:
+            try:
+                token = await channel_access_token(self.container, channel_key)
+            except LookupError:
+                token = self._default_line_token
+            self._line_tokens[channel_key] = token
+        return token
+
+    # -- quota and gauges -----------------------------------------------------------------
+
+    async def refresh_line_quota(self) -> None:
+        """Read each channel's monthly quota and consumption from LINE into the gauges."""
+        for channel_key in await channel_keys(self.container):
+            access = await self._line_token(channel_key)
+            quota = await self.line.get_quota(access)
+            used = await self.line.get_consumption(access)
+            if quota is not None:
+                self.metrics.line_quota.labels(channel_key, "quota").set(quota)
+            if used is not None:
+                self.metrics.line_quota.labels(channel_key, "consumption").set(used)
+
+    async def aclose(self) -> None:
+        await self.line.aclose()
+        await self.slack.aclose()
+
+
+def _reason_label(reason: str) -> str:
+    """A low-cardinality metric label from a reason."""
+    head = reason.split(":", 1)[0]
+    return head[:40]
+
+
+async def _idle(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+
+
+async def run_dispatcher(
+    container: Container,
+    *,
+    stop: asyncio.Event | None = None,
+    batch: int | None = None,
+    lease: timedelta | None = None,
+    concurrency: int | None = None,
+) -> None:
+    """Run the dispatcher until `stop` is set (or the task is cancelled)."""
+    stop = stop or asyncio.Event()
+    settings = container.settings
+    batch = batch or settings.dispatch_batch
+    lease = lease or timedelta(seconds=settings.dispatch_lease_seconds)
+    concurrency = concurrency or settings.dispatch_concurrency
+    poll = settings.dispatch_poll_seconds
+    quota_every = settings.line_quota_refresh_seconds
+    dispatcher = Dispatcher(container, batch=batch, lease=lease, concurrency=concurrency)
+    next_quota = time.monotonic() + quota_every if quota_every > 0 else float("inf")
+    log.info("dispatcher started", extra={"batch": batch, "concurrency": concurrency})
+    try:
+        while not stop.is_set():
+            try:
+                report = await dispatcher.run_once()
+            except Exception:
+                log.exception("dispatcher cycle failed; trying again")
+                await _idle(stop, poll * 4)
+                continue
+            if time.monotonic() >= next_quota:
+                next_quota = time.monotonic() + quota_every
+                try:
+                    await dispatcher.refresh_line_quota()
+                except Exception:
+                    log.warning("LINE quota refresh failed", exc_info=True)
+            if report.claimed < batch or report.deferred == report.claimed:
+                await _idle(stop, poll)
+    finally:
+        await dispatcher.aclose()
+        log.info("dispatcher stopped")
+
+
+LINE_MESSAGES_PER_REQUEST = 5
+
+
+def _neutral_messages(payload: dict[str, Any]) -> list[OutgoingMessage]:
+    """The neutral messages of a row: a list since rows carry a whole answer."""
+    if "messages" in payload:
+        return [decode_message(item) for item in payload["messages"]]
+    return [decode_message(payload["message"])]
