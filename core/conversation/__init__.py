@@ -33,6 +33,7 @@ from core.conversation.fields import (
 from core.conversation.store import (
     ConversationStore,
     InMemoryConversationStore,
+    SessionConversationStore,
     SqlAlchemyConversationStore,
 )
 
@@ -52,6 +53,7 @@ __all__ = [
     "Question",
     "QuestionKind",
     "Reply",
+    "SessionConversationStore",
     "SqlAlchemyConversationStore",
     "Status",
     "Validator",

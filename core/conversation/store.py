@@ -46,6 +46,29 @@ class InMemoryConversationStore:
         return len(self._states)
 
 
+class SessionConversationStore:
+    """The same table, inside a transaction someone else owns.
+
+    The worker handles an owner's event in one transaction: the answer, the outbox row and the
+    conversation state commit together or not at all, so a crash never leaves a reply sent
+    for a state that was not saved (or the reverse).
+    """
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def load(self, key: ConversationKey) -> ConversationState | None:
+        row = await self._session.scalar(_select(key))
+        return _to_state(row) if row is not None else None
+
+    async def save(self, state: ConversationState) -> None:
+        dialect = self._session.get_bind().dialect.name
+        await self._session.execute(_upsert(dialect, _values(state)))
+
+    async def delete(self, key: ConversationKey) -> None:
+        await self._session.execute(_delete(key))
+
+
 class SqlAlchemyConversationStore:
     """One row per (platform, channel, user), written with an atomic upsert.
 
@@ -62,33 +85,38 @@ class SqlAlchemyConversationStore:
             return _to_state(row) if row is not None else None
 
     async def save(self, state: ConversationState) -> None:
-        data = state.to_json()
-        values: dict[str, Any] = {
-            "platform": state.key.platform,
-            "channel_id": state.key.channel_id,
-            "user_id": state.key.user_id,
-            "flow_id": state.flow_id,
-            "status": state.status.value,
-            "step": state.step,
-            "answers": data["answers"],
-            "known": data["known"],
-            "history": data["history"],
-            "started_at": state.started_at,
-            "updated_at": state.updated_at,
-            "expires_at": state.expires_at,
-        }
         async with self._sessions() as session, session.begin():
-            await session.execute(_upsert(session.get_bind().dialect.name, values))
+            await session.execute(_upsert(session.get_bind().dialect.name, _values(state)))
 
     async def delete(self, key: ConversationKey) -> None:
         async with self._sessions() as session, session.begin():
-            await session.execute(
-                delete(ConversationStateRow).where(
-                    ConversationStateRow.platform == key.platform,
-                    ConversationStateRow.channel_id == key.channel_id,
-                    ConversationStateRow.user_id == key.user_id,
-                )
-            )
+            await session.execute(_delete(key))
+
+
+def _values(state: ConversationState) -> dict[str, Any]:
+    data = state.to_json()
+    return {
+        "platform": state.key.platform,
+        "channel_id": state.key.channel_id,
+        "user_id": state.key.user_id,
+        "flow_id": state.flow_id,
+        "status": state.status.value,
+        "step": state.step,
+        "answers": data["answers"],
+        "known": data["known"],
+        "history": data["history"],
+        "started_at": state.started_at,
+        "updated_at": state.updated_at,
+        "expires_at": state.expires_at,
+    }
+
+
+def _delete(key: ConversationKey) -> Executable:
+    return delete(ConversationStateRow).where(
+        ConversationStateRow.platform == key.platform,
+        ConversationStateRow.channel_id == key.channel_id,
+        ConversationStateRow.user_id == key.user_id,
+    )
 
 
 _KEY_COLUMNS = ("platform", "channel_id", "user_id")

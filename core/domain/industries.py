@@ -24,25 +24,6 @@ class Industry(StrEnum):
     MEDICAL_WELFARE = "medical_welfare"
     OTHER = "other"
 
-    @property
-    def label_ja(self) -> str:
-        return _LABELS_JA[self]
-
-
-_LABELS_JA = {
-    Industry.MANUFACTURING: "製造業",
-    Industry.CONSTRUCTION: "建設業",
-    Industry.WHOLESALE: "卸売業",
-    Industry.RETAIL: "小売業",
-    Industry.FOOD_SERVICE: "飲食業",
-    Industry.ACCOMMODATION: "宿泊業",
-    Industry.SERVICES: "サービス業",
-    Industry.IT: "情報通信業",
-    Industry.TRANSPORT: "運輸業",
-    Industry.AGRICULTURE: "農林漁業",
-    Industry.MEDICAL_WELFARE: "医療・福祉",
-    Industry.OTHER: "その他",
-}
 
 COMMERCE_AND_SERVICES: frozenset[Industry] = frozenset(
     {

@@ -10,7 +10,8 @@ a read snapshot into a write lock.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -50,12 +51,48 @@ class _Row:
 class SqlAlchemyHubQueue:
     """`HubQueue` over the `hub_queue_entries` table."""
 
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
-        self._sessions = session_factory
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession] | None = None,
+        *,
+        session: AsyncSession | None = None,
+    ) -> None:
+        if (session_factory is None) == (session is None):
+            raise ValueError("give either a session factory or a session")
+        self._factory = session_factory
+        self._session = session
+
+    @classmethod
+    def in_transaction(cls, session: AsyncSession) -> SqlAlchemyHubQueue:
+        """A queue whose changes belong to the caller's open transaction.
+
+        The embedded setup queues a new case in the same transaction that creates it, so a
+        case is never queued without existing, nor created without being queued.
+        """
+        return cls(session=session)
+
+    @asynccontextmanager
+    async def _tx(self) -> AsyncIterator[AsyncSession]:
+        if self._session is not None:
+            async with self._session.begin_nested():
+                yield self._session
+            return
+        assert self._factory is not None
+        async with self._factory() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def _reader(self) -> AsyncIterator[AsyncSession]:
+        if self._session is not None:
+            yield self._session
+            return
+        assert self._factory is not None
+        async with self._factory() as session:
+            yield session
 
     async def enqueue(self, entry: QueueEntry) -> None:
         try:
-            async with self._sessions() as session, session.begin():
+            async with self._tx() as session:
                 await session.execute(
                     insert(_T).values(
                         case_id=entry.case_id,
@@ -71,7 +108,7 @@ class SqlAlchemyHubQueue:
 
     async def claim(self, case_id: int, co_id: int, *, now: datetime) -> ClaimResult:
         at = to_queue_time(now)
-        async with self._sessions() as session, session.begin():
+        async with self._tx() as session:
             won = await _changed(
                 session,
                 update(_T)
@@ -88,7 +125,7 @@ class SqlAlchemyHubQueue:
         held_by = (
             _T.claimed_by_co_id.is_not(None) if co_id is None else _T.claimed_by_co_id == co_id
         )
-        async with self._sessions() as session, session.begin():
+        async with self._tx() as session:
             released = await _changed(
                 session,
                 update(_T)
@@ -117,7 +154,7 @@ class SqlAlchemyHubQueue:
                 expected_holder is not None and row.holder != expected_holder
             ):
                 raise NotHolder(case_id, row.holder)
-            async with self._sessions() as session, session.begin():
+            async with self._tx() as session:
                 done = await _changed(
                     session,
                     update(_T)
@@ -145,7 +182,7 @@ class SqlAlchemyHubQueue:
             if row.entry.hub_code == to_hub_code:
                 raise InvalidTransfer(f"case {case_id} is already in hub {to_hub_code}")
             new_priority = row.entry.priority if priority is None else priority
-            async with self._sessions() as session, session.begin():
+            async with self._tx() as session:
                 done = await _changed(
                     session,
                     update(_T)
@@ -177,7 +214,7 @@ class SqlAlchemyHubQueue:
         raise ConcurrentUpdate(f"case {case_id} kept changing during transfer")
 
     async def remove(self, case_id: int) -> bool:
-        async with self._sessions() as session, session.begin():
+        async with self._tx() as session:
             return await _changed(session, delete(_T).where(_T.case_id == case_id))
 
     async def list_waiting(self, hub_code: str, limit: int = 50) -> Sequence[QueueEntry]:
@@ -188,7 +225,7 @@ class SqlAlchemyHubQueue:
             .order_by(_T.priority, _T.enqueued_at, _T.case_id)
             .limit(max(limit, 0))
         )
-        async with self._sessions() as session:
+        async with self._reader() as session:
             return [_entry(row) for row in await session.scalars(query)]
 
     async def unclaimed_older_than(
@@ -205,7 +242,7 @@ class SqlAlchemyHubQueue:
             )
             .order_by(_T.enqueued_at, _T.case_id)
         )
-        async with self._sessions() as session:
+        async with self._reader() as session:
             return [_entry(row) for row in await session.scalars(query)]
 
     async def stats(self, hub_code: str) -> QueueStats:
@@ -213,7 +250,7 @@ class SqlAlchemyHubQueue:
         query = select(func.count(), func.min(_T.enqueued_at)).where(
             _T.hub_code == hub_code, _T.claimed_by_co_id.is_(None)
         )
-        async with self._sessions() as session:
+        async with self._reader() as session:
             depth, oldest = (await session.execute(query)).one()
         return QueueStats(hub_code=hub_code, depth=int(depth), oldest_enqueued_at=oldest)
 
@@ -223,7 +260,7 @@ class SqlAlchemyHubQueue:
     async def snapshot(self) -> tuple[list[QueueEntry], dict[int, int]]:
         """Every queued case and the holders (case_id -> CO id): what RedisHubQueue.rebuild
         takes when this table is the record Redis is rebuilt from."""
-        async with self._sessions() as session:
+        async with self._reader() as session:
             rows = list(await session.scalars(select(_T).order_by(_T.case_id)))
         holders = {
             row.case_id: row.claimed_by_co_id for row in rows if row.claimed_by_co_id is not None
@@ -231,7 +268,7 @@ class SqlAlchemyHubQueue:
         return [_entry(row) for row in rows], holders
 
     async def _get(self, case_id: int) -> _Row:
-        async with self._sessions() as session:
+        async with self._reader() as session:
             row = await _read(session, case_id)
         if row is None:
             raise UnknownCase(case_id)

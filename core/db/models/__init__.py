@@ -20,6 +20,8 @@ from core.db.models.partners import PartnerOrganisation, PartnerStaff
 from core.db.models.people import ChannelIdentity, ConsentRecord, Person, PersonBusiness
 from core.db.models.queue import HubQueueEntry
 from core.db.models.referrals import Referral
+from core.db.models.richmenus import RichMenuDeployment
+from core.db.models.selfchecks import SelfCheckResult
 from core.db.models.surveys import CoReview, Survey, SurveyAnswer
 
 __all__ = [
@@ -50,6 +52,8 @@ __all__ = [
     "PersonBusiness",
     "PushUsage",
     "Referral",
+    "RichMenuDeployment",
+    "SelfCheckResult",
     "Survey",
     "SurveyAnswer",
 ]

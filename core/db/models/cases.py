@@ -13,7 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db.base import Base
 from core.db.models.hubs import ID, enum_type
-from core.domain.enums import ActorKind, CaseSource, CaseStatus
+from core.domain.enums import ActorKind, BookingMode, CaseSource, CaseStatus
 
 
 class Case(Base):
@@ -50,6 +50,10 @@ class Case(Base):
     )
     sit_in_requested: Mapped[bool] = mapped_column(default=False)
     """The referring partner wants to sit in on the consultation (同席)."""
+    preferred_mode: Mapped[BookingMode | None] = mapped_column(
+        enum_type(BookingMode, "preferred_mode", 8)
+    )
+    """Visit or online, as the owner asked in the intake; the booking offers it first."""
     transferred_from_hub_id: Mapped[int | None] = mapped_column(ID, ForeignKey("hubs.id"))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]

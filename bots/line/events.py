@@ -1,0 +1,57 @@
+"""LINE webhook event (as stored in the inbox) → core OwnerEvent.
+
+Only the fields the core needs are read; anything LINE adds later is ignored rather than
+breaking the worker. Unknown event types become OTHER so the owner still gets an answer.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from core.owners.events import OwnerEvent, OwnerEventKind
+
+
+def _when(payload: dict[str, Any], fallback: datetime) -> datetime:
+    stamp = payload.get("timestamp")
+    if isinstance(stamp, int | float):
+        return datetime.fromtimestamp(stamp / 1000, UTC)
+    return fallback
+
+
+def to_owner_event(
+    payload: dict[str, Any], *, channel_key: str, received_at: datetime
+) -> OwnerEvent | None:
+    """None for events that are not an owner speaking to us (groups, rooms, unknown sources)."""
+    source = payload.get("source") or {}
+    user_id = source.get("userId")
+    if source.get("type") != "user" or not isinstance(user_id, str):
+        return None
+    kind_name = payload.get("type")
+    base: dict[str, Any] = {
+        "event_id": str(payload.get("webhookEventId") or ""),
+        "channel_key": channel_key,
+        "user_id": user_id,
+        "occurred_at": _when(payload, received_at),
+        "received_at": received_at,
+        "reply_token": payload.get("replyToken"),
+    }
+    if kind_name == "follow":
+        return OwnerEvent(kind=OwnerEventKind.FOLLOW, **base)
+    if kind_name == "unfollow":
+        base["reply_token"] = None
+        return OwnerEvent(kind=OwnerEventKind.UNFOLLOW, **base)
+    if kind_name == "postback":
+        postback = payload.get("postback") or {}
+        params = {k: str(v) for k, v in (postback.get("params") or {}).items()}
+        return OwnerEvent(
+            kind=OwnerEventKind.POSTBACK, data=postback.get("data"), params=params, **base
+        )
+    if kind_name == "message":
+        message = payload.get("message") or {}
+        if message.get("type") == "text":
+            return OwnerEvent(kind=OwnerEventKind.TEXT, text=str(message.get("text", "")), **base)
+        return OwnerEvent(
+            kind=OwnerEventKind.OTHER, message_type=str(message.get("type", "unknown")), **base
+        )
+    return OwnerEvent(kind=OwnerEventKind.OTHER, message_type=str(kind_name), **base)
