@@ -6,15 +6,18 @@ default) also migrates, seeds and runs the background roles inside the same even
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from core.clock import Clock
 from yorozu.bootstrap import Container, bootstrap, health, prepare_database
+from yorozu.gauges import register_gauges
 from yorozu.settings import Settings
 
 BackgroundRole = Callable[[Container], Coroutine[Any, Any, None]]
@@ -29,22 +32,54 @@ def create_app(
 ) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from bots.line.webhook import LineWebhook, SqlAlchemyHubChannels
+        from core.inbox import InboxWriter
         from yorozu.roles import BackgroundTasks
+        from yorozu.worker import inbox_wake
 
         container = await bootstrap(settings, clock=clock)
         app.state.container = container
         tasks = BackgroundTasks()
+
+        def observe(received: int, new: int) -> None:
+            container.metrics.events_accepted.labels("line").inc(new)
+            container.metrics.events_duplicate.labels("line").inc(received - new)
+
+        writer = InboxWriter(
+            container.session_factory,
+            container.clock,
+            wake=inbox_wake(container),
+            observe=observe,
+        )
         try:
             if prepare:
                 await prepare_database(container, demo=settings.seed_demo)
+            await writer.start()
+            app.state.line_webhook = LineWebhook(
+                sink=writer,
+                default_secret=settings.line_channel_secret.get_secret_value(),
+                hub_channels=SqlAlchemyHubChannels(container.session_factory),
+            )
+            register_gauges(container)
             for role in background or []:
                 tasks.start(role(container), name=getattr(role, "__name__", "role"))
             yield
         finally:
             await tasks.stop()
+            await writer.aclose()
             await container.aclose()
 
     app = FastAPI(title="Yorozu Front Door", version="0.1.0", lifespan=lifespan)
+    app.add_middleware(RequestIdMiddleware)
+    from bots.line.webhook import line_webhook_router
+
+    app.include_router(line_webhook_router(lambda request: request.app.state.line_webhook))
+
+    @app.get("/metrics")
+    async def metrics(request: Request) -> Response:
+        container: Container = request.app.state.container
+        body = await container.metrics.render()
+        return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
 
     @app.get("/healthz")
     async def healthz(request: Request) -> JSONResponse:
@@ -54,3 +89,28 @@ def create_app(
         return JSONResponse(body, status_code=200 if healthy else 503)
 
     return app
+
+
+class RequestIdMiddleware:
+    """Give every request an id (or keep the caller's X-Request-Id) for the JSON logs.
+
+    A plain ASGI middleware rather than BaseHTTPMiddleware: it adds no task hop on the
+    webhook's hot path.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        from yorozu.logs import request_id
+
+        incoming = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
+        rid = incoming[:64] if incoming else uuid.uuid4().hex
+        token = request_id.set(rid)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            request_id.reset(token)

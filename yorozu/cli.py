@@ -7,7 +7,6 @@ Every command loads settings first, so a bad setting stops it with one line on s
 from __future__ import annotations
 
 import asyncio
-import sys
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
@@ -134,9 +133,51 @@ def seed(
     typer.echo(str(_run(main)))
 
 
+@app.command()
+def scheduler() -> None:
+    """Periodic jobs (production: one active instance; a standby waits for the lock)."""
+    import signal
+
+    from scheduler.runner import run_scheduler
+    from yorozu.bootstrap import bootstrap
+    from yorozu.logs import configure_logging
+
+    settings = _settings()
+    configure_logging(settings)
+
+    async def main() -> None:
+        container = await bootstrap(settings)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        try:
+            await run_scheduler(
+                container.engine, container.session_factory, container.clock, stop=stop
+            )
+        finally:
+            await container.aclose()
+
+    _run(main)
+
+
+def _register_subcommands() -> None:
+    from yorozu.cli_dispatch import dispatcher_command
+    from yorozu.cli_inbox import inbox_app, worker_command
+    from yorozu.cli_line import line_app
+
+    app.add_typer(inbox_app, name="inbox", help="Inspect and replay stored inbound events.")
+    app.add_typer(line_app, name="line", help="LINE account set-up: rich menus.")
+    app.command("worker")(worker_command)
+    app.command("dispatcher")(dispatcher_command)
+
+
+_register_subcommands()
+
+
 def main() -> None:
     app(prog_name="yorozu")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

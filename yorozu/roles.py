@@ -47,4 +47,26 @@ class BackgroundTasks:
         self._tasks.clear()
 
 
-EMBEDDED_ROLES: tuple[Any, ...] = ()
+async def worker_role(container: Any) -> None:
+    """The inbox worker, with the composition root's handler (serve's embedded role)."""
+    from yorozu.handlers import build_handler
+    from yorozu.worker import run_worker
+
+    await run_worker(container, build_handler(container))
+
+
+async def dispatcher_role(container: Any) -> None:
+    """The outbox dispatcher (serve's embedded role)."""
+    from yorozu.dispatcher import run_dispatcher
+
+    await run_dispatcher(container)
+
+
+async def scheduler_role(container: Any) -> None:
+    """The periodic jobs (serve's embedded role; production runs one with a standby)."""
+    from scheduler.runner import run_scheduler
+
+    await run_scheduler(container.engine, container.session_factory, container.clock)
+
+
+EMBEDDED_ROLES: tuple[Any, ...] = (worker_role, dispatcher_role, scheduler_role)

@@ -84,6 +84,20 @@ class Settings(BaseSettings):
     slack_bot_token: SecretStr = SecretStr(DEV_SLACK_BOT_TOKEN)
     slack_api_base_url: AnyHttpUrl = AnyHttpUrl("https://slack.com/api/")
 
+    # Dispatch: per-destination rate caps (LINE's and Slack's published limits by default).
+    line_rate_per_second: Annotated[float, Field(gt=0)] = 2000.0
+    slack_rate_per_second: Annotated[float, Field(gt=0)] = 1.0
+    dispatch_concurrency: Annotated[int, Field(ge=1, le=1000)] = 64
+    dispatch_batch: Annotated[int, Field(ge=1, le=5000)] = 200
+    dispatch_lease_seconds: Annotated[float, Field(gt=0)] = 30.0
+    dispatch_poll_seconds: Annotated[float, Field(gt=0)] = 0.5
+    send_timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 5.0
+    line_quota_refresh_seconds: Annotated[float, Field(ge=0)] = 300.0
+    worker_concurrency: Annotated[int | None, Field(ge=1, le=256)] = None
+    rich_menu_font: str | None = None
+
+    privacy_notice_url: AnyHttpUrl = AnyHttpUrl("https://www.yorozu.go.jp/privacy/")
+
     log_level: str = "INFO"
     log_json: bool = True
     # Salt for hashing platform user ids in logs (invariant 9).

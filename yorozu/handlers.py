@@ -1,0 +1,64 @@
+"""The worker's handler: an inbox row → the bots translator → the core, in one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bots.line.events import to_owner_event
+from core.db.models import Hub, InboxEvent
+from core.domain.enums import Platform
+from core.i18n import Text
+from core.owners.handler import handle_owner_event
+from core.owners.onboarding import ChannelContext
+from core.queues.sql import SqlAlchemyHubQueue
+from yorozu.bootstrap import Container
+
+Handler = Callable[[AsyncSession, InboxEvent], Awaitable[None]]
+DEFAULT_CHANNEL = "default"
+
+
+async def channel_context(
+    session: AsyncSession, channel_key: str, privacy_url: str
+) -> ChannelContext:
+    """The default account is national (it asks the prefecture); others belong to a hub."""
+    if channel_key == DEFAULT_CHANNEL:
+        return ChannelContext(
+            channel_key=channel_key,
+            hub_id=None,
+            hub_name=Text("hub.national"),
+            privacy_url=privacy_url,
+            national=True,
+        )
+    hub = await session.scalar(select(Hub).where(Hub.code == channel_key))
+    if hub is None or hub.prefecture_code is None:
+        return ChannelContext(channel_key, None, Text("hub.national"), privacy_url, True)
+    return ChannelContext(
+        channel_key=channel_key,
+        hub_id=hub.id,
+        hub_name=Text("hub.name", prefecture=Text(f"prefecture.{hub.prefecture_code}")),
+        privacy_url=privacy_url,
+        national=False,
+    )
+
+
+def build_handler(container: Container) -> Handler:
+    privacy_url = str(container.settings.privacy_notice_url)
+
+    async def handle(session: AsyncSession, row: InboxEvent) -> None:
+        now = container.clock.now()
+        if row.platform is Platform.LINE:
+            event = to_owner_event(
+                row.payload, channel_key=row.channel_id, received_at=row.received_at
+            )
+            if event is None:
+                return
+            channel = await channel_context(session, row.channel_id, privacy_url)
+            queue = SqlAlchemyHubQueue.in_transaction(session)
+            await handle_owner_event(session, event, channel, now, queue=queue)
+            return
+        raise NotImplementedError(f"no handler for {row.platform} events yet")
+
+    return handle
