@@ -1,6 +1,8 @@
 # One image for every role; docker-compose.yml picks the role with the command.
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
+RUN apt-get update && apt-get install -y --no-install-recommends fonts-ipaexfont-gothic \
+    && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY requirements/runtime.lock requirements/runtime.lock
 RUN pip install -r requirements/runtime.lock

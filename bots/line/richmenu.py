@@ -154,7 +154,12 @@ def _action(
 # -- fonts ----------------------------------------------------------------------------------
 
 
-def find_font(configured: str | Path | None = None) -> Path:
+def find_font(
+    configured: str | Path | None = None,
+    *,
+    candidates: tuple[str, ...] = FONT_CANDIDATES,
+    use_fontconfig: bool = True,
+) -> Path:
     """The font to draw Japanese with: the configured one (RICH_MENU_FONT), else a known CJK
     font, else what fontconfig offers for Japanese."""
     if configured:
@@ -162,10 +167,10 @@ def find_font(configured: str | Path | None = None) -> Path:
         if path.is_file():
             return path
         raise FontNotFoundError(f"RICH_MENU_FONT points to {path}, which does not exist")
-    for candidate in FONT_CANDIDATES:
+    for candidate in candidates:
         if Path(candidate).is_file():
             return Path(candidate)
-    found = _fontconfig_japanese()
+    found = _fontconfig_japanese() if use_fontconfig else None
     if found is not None:
         return found
     raise FontNotFoundError(

@@ -8,8 +8,7 @@ because it decides which of the 47 hubs takes the case.
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cache
@@ -317,27 +316,7 @@ async def _complete(ctx: OwnerContext, flow: Flow, state: ConversationState, rep
         queue=ctx.queue,
     )
     received = (*reply.texts, Text("intake.received", number=created.case.number))
-    start_booking = _booking_start()
-    if start_booking is None:
-        contact = Text("intake.hub_will_contact", hub=cases.hub_display_name(created.hub))
-        ctx.say(OutgoingMessage(texts=(*received, contact)))
-        return
     ctx.say(OutgoingMessage(texts=received))
-    await start_booking(ctx, case_id=created.case.id)
+    from core.owners import booking  # booking links back to the intake for owners with no case
 
-
-def _booking_start() -> Callable[..., Awaitable[None]] | None:
-    """core.owners.booking.start when the booking flow is installed, else None.
-
-    Imported late because booking may import this module; a missing module means the hub
-    calls the owner instead, but an error inside booking must not pass silently.
-    """
-    name = "core.owners.booking"
-    try:
-        module = importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name != name:
-            raise
-        return None
-    starter = getattr(module, "start", None)
-    return starter if callable(starter) else None
+    await booking.start(ctx, case_id=created.case.id)

@@ -56,12 +56,6 @@ class RecordingQueue:
         self.entries.append(entry)
 
 
-@pytest.fixture(autouse=True)
-def no_booking_flow(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The booking flow is another module's business; here the hub is to call back."""
-    monkeypatch.setattr(intake, "_booking_start", lambda: None)
-
-
 @pytest.fixture
 async def hubs(session_factory: async_sessionmaker[AsyncSession]) -> dict[str, int]:
     rows = {
@@ -233,7 +227,7 @@ async def test_a_whole_intake_on_the_national_account_ends_in_a_queued_case(
 
     assert "ご回答ありがとうございました。" in said
     assert "受付番号は「13-2026-000001」です" in said
-    assert "東京都よろず支援拠点の担当者から" in said
+    assert "ご都合のよい日時をお選びください" in said
 
     [business] = await all_rows(session_factory, Business)
     assert (business.name, business.prefecture_code, business.municipality) == (
@@ -295,7 +289,7 @@ async def test_a_hub_account_does_not_ask_the_prefecture_and_keeps_the_case(
     assert not any("都道府県" in said for said in transcript)
     assert "市区町村を教えてください" in transcript[2]
     assert "受付番号は「14-2026-000001」です" in transcript[-1]
-    assert "神奈川県よろず支援拠点の担当者から" in transcript[-1]
+    assert "ご都合のよい日時をお選びください" in transcript[-1]
     [business] = await all_rows(session_factory, Business)
     assert (business.prefecture_code, business.municipality) == ("14", "箱根町")
     assert business.founding_planned is True
@@ -447,24 +441,15 @@ async def test_the_booking_flow_takes_over_once_the_case_exists(
     clock: ManualClock,
     hubs: dict[str, int],
     queue: RecordingQueue,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    handed: list[int] = []
-
-    async def booking_start(ctx: OwnerContext, *, case_id: int) -> None:
-        handed.append(case_id)
-        ctx.say(OutgoingMessage(texts=(Text("common.verbatim", value="slots"),)))
-
-    monkeypatch.setattr(intake, "_booking_start", lambda: booking_start)
     chat = Chat(session_factory, clock, NATIONAL, queue)
     await complete_first_intake(chat)
 
     [case] = await all_rows(session_factory, Case)
-    assert handed == [case.id]
     rendered = [CATALOG.render(text, "ja") for message in chat.last for text in message.texts]
-    assert "ご相談を受け付けました。受付番号は「13-2026-000001」です。" in rendered
-    assert not any("担当者から" in text for text in rendered)
-    assert rendered[-1] == "slots"
+    assert f"ご相談を受け付けました。受付番号は「{case.number}」です。" in rendered
+    # The booking flow answers in the same reply: the owner is offered a time at once.
+    assert any("ご都合のよい日時" in text for text in rendered)
 
 
 @pytest.mark.postgres

@@ -22,6 +22,7 @@ from core.clock import ManualClock
 from core.owners.richmenus import BEFORE_CONSENT, BOOKED, DEFAULT_MENU, MENUS, REGISTERED
 from integrations.line.richmenu_client import RichMenuClient
 from integrations.standins import LineApiStandin, ServerThread, create_line_api, make_line_user_id
+from tests.support import missing
 
 TOKEN = "richmenu-test-token"
 CHANNEL_ID = "2000000001"
@@ -66,12 +67,21 @@ def url(server: tuple[ServerThread, SwappableApp], line: LineApiStandin) -> str:
 
 
 @pytest.fixture(scope="module")
-def menus() -> list[RenderedMenu]:
+def japanese_font() -> None:
+    """Drawing the menus needs a Japanese font (CI installs fonts-ipaexfont-gothic)."""
+    try:
+        line_richmenu.find_font()
+    except line_richmenu.FontNotFoundError as exc:
+        missing("a Japanese font", exc)
+
+
+@pytest.fixture(scope="module")
+def menus(japanese_font: None) -> list[RenderedMenu]:
     return build_menus(links={"privacy": PRIVACY})
 
 
 @pytest.fixture(scope="module")
-def english_menus() -> list[RenderedMenu]:
+def english_menus(japanese_font: None) -> list[RenderedMenu]:
     return build_menus(links={"privacy": PRIVACY}, locale="en")
 
 
@@ -117,13 +127,10 @@ def test_the_same_definition_gives_the_same_name_so_redeploys_can_reuse(
     assert again[0].image == next(m.image for m in menus if m.menu_id == REGISTERED)
 
 
-def test_a_missing_japanese_font_names_the_package_to_install(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    monkeypatch.setattr(line_richmenu, "FONT_CANDIDATES", (str(tmp_path / "none.ttf"),))
-    monkeypatch.setattr(line_richmenu.shutil, "which", lambda _name: None)
+def test_a_missing_japanese_font_names_the_package_to_install(tmp_path: Path) -> None:
+    nowhere = (str(tmp_path / "none.ttf"),)
     with pytest.raises(line_richmenu.FontNotFoundError, match="fonts-ipaexfont-gothic"):
-        line_richmenu.find_font()
+        line_richmenu.find_font(candidates=nowhere, use_fontconfig=False)
     with pytest.raises(line_richmenu.FontNotFoundError, match="RICH_MENU_FONT"):
         line_richmenu.find_font(tmp_path / "missing.otf")
 
@@ -249,27 +256,8 @@ async def test_link_user_without_a_server_is_a_transient_failure() -> None:
 # -- the CLI's deploy, recorded where the service finds it -------------------------------------
 
 
-@pytest.fixture
-async def richmenu_table(database_url: str, request: pytest.FixtureRequest) -> None:
-    """The table until its migration exists (created before `engine` truncates tables)."""
-    from core.db.models.richmenus import RichMenuDeployment
-    from core.db.session import create_engine
-
-    schema = None
-    if "postgresql" in database_url:
-        schema = request.getfixturevalue("postgres_schema")
-    engine = create_engine(database_url, search_path=schema)
-    try:
-        async with engine.begin() as conn:
-            await conn.run_sync(
-                lambda sync: RichMenuDeployment.__table__.create(sync, checkfirst=True)
-            )
-    finally:
-        await engine.dispose()
-
-
 async def test_cli_deploy_records_the_ids_for_the_service(
-    richmenu_table: None,
+    japanese_font: None,
     engine: AsyncEngine,
     session_factory: async_sessionmaker[AsyncSession],
     clock: ManualClock,

@@ -7,14 +7,12 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import ManualClock
 from core.conversation import ConversationKey, SessionConversationStore, Status
 from core.db.models import Case, Hub
 from core.db.models.selfchecks import SelfCheckResult
-from core.db.session import create_engine
 from core.domain.enums import CaseSource, CaseStatus, HubKind
 from core.domain.topics import Topic
 from core.i18n import Catalog, Text
@@ -34,26 +32,6 @@ CHANNEL = ChannelContext(
     privacy_url="https://example.jp/privacy",
     national=True,
 )
-
-
-def _create_table(connection: Connection) -> None:
-    SelfCheckResult.__table__.create(connection, checkfirst=True)  # type: ignore[attr-defined]
-
-
-@pytest.fixture(autouse=True)
-async def _selfcheck_table(backend: str, database_url: str, request: pytest.FixtureRequest) -> None:
-    """Until the migration for selfcheck_results exists: create the table before `engine`.
-
-    It must exist before the shared `engine` fixture truncates every table on the metadata,
-    which this module's import puts it on. Harmless once the migration has created it.
-    """
-    schema = request.getfixturevalue("postgres_schema") if backend == "postgresql" else None
-    engine = create_engine(database_url, search_path=schema)
-    try:
-        async with engine.begin() as connection:
-            await connection.run_sync(_create_table)
-    finally:
-        await engine.dispose()
 
 
 @dataclass
