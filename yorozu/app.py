@@ -69,11 +69,20 @@ def create_app(
             await writer.aclose()
             await container.aclose()
 
-    app = FastAPI(title="Yorozu Front Door", version="0.1.0", lifespan=lifespan)
+    # Metrics are ours (Prometheus, /metrics); FastAPI's own OpenTelemetry hooks would cost
+    # a provider lookup on every webhook for nothing.
+    app = FastAPI(
+        title="Yorozu Front Door",
+        version="0.1.0",
+        lifespan=lifespan,
+        telemetry={"tracing": False, "metrics": False, "logs": False},
+    )
     app.add_middleware(RequestIdMiddleware)
-    from bots.line.webhook import line_webhook_router
+    from bots.line.webhook import WebhookFastPath, line_webhook_router
 
-    app.include_router(line_webhook_router(lambda request: request.app.state.line_webhook))
+    webhook_router = line_webhook_router(lambda request: request.app.state.line_webhook)
+    app.include_router(webhook_router)
+    app.add_middleware(WebhookFastPath, router=webhook_router)
 
     @app.get("/metrics")
     async def metrics(request: Request) -> Response:

@@ -1,0 +1,20 @@
+"""Run every benchmark (or the ones named): python -m bench [ingest] [dispatch] [scheduler]."""
+
+from __future__ import annotations
+
+import sys
+
+from bench import dispatch, ingest
+
+
+def main() -> None:
+    wanted = set(sys.argv[1:]) or {"ingest", "dispatch"}
+    if "ingest" in wanted:
+        ingest.report(ingest.run())
+        print()
+    if "dispatch" in wanted:
+        dispatch.report(dispatch.run())
+
+
+if __name__ == "__main__":
+    main()
