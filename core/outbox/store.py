@@ -16,9 +16,9 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import Table, and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -328,6 +328,59 @@ async def mark_sent(
         last_error=None,
         accepted_request_id=(accepted_request_id or None) and accepted_request_id[:64],
     )
+
+
+async def mark_sent_many(
+    session: AsyncSession,
+    sent: Sequence[tuple[ClaimedMessage, str | None]],
+    *,
+    now: datetime,
+) -> set[int]:
+    """Record a batch of deliveries with one statement; answers the ids whose lease held.
+
+    One executemany instead of a statement per message: at a thousand messages a second the
+    per-statement work, not the database, was what limited the dispatcher.
+    """
+    if not sent:
+        return set()
+    table = cast("Table", OutboxMessage.__table__)
+    # The table, not the entity: a list of parameters with an ORM update() would mean an ORM
+    # bulk update by primary key, which cannot carry the lease condition.
+    statement = (
+        update(table)
+        .where(
+            table.c.id == bindparam("b_id"),
+            table.c.status == _S.SENDING,
+            table.c.locked_until == bindparam("b_lease"),
+        )
+        .values(
+            status=_S.SENT,
+            sent_at=now,
+            last_error=None,
+            locked_until=None,
+            accepted_request_id=bindparam("b_request"),
+        )
+    )
+    await session.execute(
+        statement,
+        [
+            {
+                "b_id": message.id,
+                "b_lease": message.lease,
+                "b_request": (request or None) and request[:64],
+            }
+            for message, request in sent
+        ],
+    )
+    ids = [message.id for message, _ in sent]
+    applied = await session.scalars(
+        select(OutboxMessage.id).where(
+            OutboxMessage.id.in_(ids),
+            OutboxMessage.status == _S.SENT,
+            OutboxMessage.sent_at == now,
+        )
+    )
+    return set(applied)
 
 
 async def mark_retry(

@@ -1,9 +1,15 @@
-"""LINE Messaging API sends over line-bot-sdk v3 (AsyncMessagingApi), answering neutral outcomes.
+"""LINE Messaging API sends, answering neutral outcomes.
 
-One AsyncApiClient per channel access token, created on first use and closed by `aclose`.
-The SDK raises ApiException for every non-2xx answer and does not retry; this wrapper never
-raises for an HTTP answer, a time-out or a refused connection: it answers a `SendOutcome` and
-leaves the decision to core.outbox.policy. The SDK's default time-out is 300 s; ours is short.
+Reply and push, the two calls on the dispatcher's hot path, post the already-rendered JSON
+straight over one aiohttp session: the SDK's request models re-validate every message with
+pydantic, which cost more CPU per message than everything else in the dispatcher and held
+it well under LINE's rate (bench/dispatch.py). The bodies are the ones the SDK would send,
+and the LINE stand-in checks each against the official OpenAPI description in tests. The
+quota reads stay on line-bot-sdk v3 (AsyncMessagingApi), one client per access token.
+
+Nothing here raises for an HTTP answer, a time-out or a refused connection: every call
+answers a `SendOutcome` and core.outbox.policy decides. Time-outs are short (the SDK's
+default is 300 s).
 """
 
 from __future__ import annotations
@@ -18,8 +24,6 @@ from linebot.v3.messaging import (
     AsyncApiClient,
     AsyncMessagingApi,
     Configuration,
-    PushMessageRequest,
-    ReplyMessageRequest,
 )
 from linebot.v3.messaging.exceptions import ApiException
 
@@ -37,6 +41,41 @@ class LineSender:
         self._base_url = base_url.rstrip("/")
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._clients: dict[str, tuple[AsyncApiClient, AsyncMessagingApi]] = {}
+        self._session: aiohttp.ClientSession | None = None
+
+    async def _post(
+        self, access_token: str, path: str, body: dict[str, Any], headers: dict[str, str]
+    ) -> SendOutcome:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                timeout=self._timeout,
+                connector=aiohttp.TCPConnector(limit=256),
+                json_serialize=json.dumps,
+            )
+        try:
+            async with self._session.post(
+                self._base_url + path,
+                data=json.dumps(body, ensure_ascii=False).encode("utf-8"),
+                headers={
+                    "Authorization": f"Bearer {access_token}",
+                    "Content-Type": "application/json",
+                    **headers,
+                },
+            ) as response:
+                payload = await response.read()
+                status = response.status
+                if 200 <= status < 300:
+                    return SendOutcome(
+                        status=status, request_id=response.headers.get("x-line-request-id")
+                    )
+                request_id = response.headers.get(
+                    "x-line-accepted-request-id"
+                ) or response.headers.get("x-line-request-id")
+                return SendOutcome(
+                    status=status, request_id=request_id, error=_error_message(payload)
+                )
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            return SendOutcome(status=None, error=type(exc).__name__)
 
     def _api(self, access_token: str) -> AsyncMessagingApi:
         found = self._clients.get(access_token)
@@ -51,13 +90,8 @@ class LineSender:
         self, access_token: str, reply_token: str, messages: Sequence[Mapping[str, Any]]
     ) -> SendOutcome:
         """Reply with a token (free; no retry key: LINE refuses one on reply)."""
-        request = ReplyMessageRequest.from_dict(
-            {"replyToken": reply_token, "messages": list(messages)}
-        )
-        api = self._api(access_token)
-        return await self._call(
-            api.reply_message_with_http_info(request, _request_timeout=self._timeout)
-        )
+        body = {"replyToken": reply_token, "messages": list(messages)}
+        return await self._post(access_token, "/v2/bot/message/reply", body, {})
 
     async def push(
         self,
@@ -72,12 +106,8 @@ class LineSender:
         body: dict[str, Any] = {"to": to, "messages": list(messages)}
         if notification_disabled:
             body["notificationDisabled"] = True
-        request = PushMessageRequest.from_dict(body)
-        api = self._api(access_token)
-        return await self._call(
-            api.push_message_with_http_info(
-                request, x_line_retry_key=retry_key, _request_timeout=self._timeout
-            )
+        return await self._post(
+            access_token, "/v2/bot/message/push", body, {"X-Line-Retry-Key": retry_key}
         )
 
     async def get_quota(self, access_token: str) -> int | None:
@@ -118,6 +148,9 @@ class LineSender:
         )
 
     async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
         clients, self._clients = self._clients, {}
         for client, _api in clients.values():
             try:
