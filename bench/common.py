@@ -12,7 +12,9 @@ import time
 import uuid
 from collections.abc import Iterator
 
-POSTGRES = os.environ.get("YOROZU_BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+POSTGRES = os.environ.get(
+    "YOROZU_BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
 REDIS = os.environ.get("YOROZU_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 
 

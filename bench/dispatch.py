@@ -106,10 +106,15 @@ def run() -> list[Result]:
 
 def report(results: list[Result]) -> None:
     print(f"dispatch ({MESSAGES} LINE pushes to {RECIPIENTS} owners, cap {CAP:.0f}/s per channel)")
-    print(f"  {'setup':<22}{'sent/s':>9}{'ratio to cap':>14}{'delivered':>11}{'duplicates':>12}{'lost':>6}")
+    print(
+        f"  {'setup':<22}{'sent/s':>9}{'ratio to cap':>14}{'delivered':>11}"
+        f"{'duplicates':>12}{'lost':>6}"
+    )
     for r in results:
-        print(f"  {r.name:<22}{r.rate:>9.0f}{r.rate / CAP:>14.2f}{r.delivered:>11}"
-              f"{r.duplicates:>12}{r.lost:>6}")
+        print(
+            f"  {r.name:<22}{r.rate:>9.0f}{r.rate / CAP:>14.2f}{r.delivered:>11}"
+            f"{r.duplicates:>12}{r.lost:>6}"
+        )
     print("  targets: ratio >= 0.90 with 0 duplicates and 0 losses")
 
 

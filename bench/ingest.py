@@ -83,21 +83,23 @@ def run() -> list[Result]:
     with tempfile.TemporaryDirectory() as folder:
         database = f"sqlite:///{folder}/bench.db"
         with server("app", database) as url:
-            results.append(measure("embedded (SQLite)", url + "/webhooks/line", requests, half=True))
+            results.append(
+                measure("embedded (SQLite)", url + "/webhooks/line", requests, half=True)
+            )
     with postgres_database() as database, server("app", database, REDIS) as url:
-        results.append(
-            measure("PostgreSQL + Redis", url + "/webhooks/line", requests, half=True)
-        )
+        results.append(measure("PostgreSQL + Redis", url + "/webhooks/line", requests, half=True))
     return results
 
 
 def report(results: list[Result]) -> None:
     base = results[0].rate
     print("webhook ingest (signed LINE events per second, 1 uvicorn process, wrk -t1 -c128)")
-    print(f"  {'setup':<22}{'events/s':>10}{'ratio':>8}{'p50 ms':>9}{'p99 ms':>9}"
-          f"{'  at half peak: rate':>22}{'p50 ms':>9}{'p99 ms':>9}")
+    print(
+        f"  {'setup':<22}{'events/s':>10}{'ratio':>8}{'p50 ms':>9}{'p99 ms':>9}"
+        f"{'  at half peak: rate':>22}{'p50 ms':>9}{'p99 ms':>9}"
+    )
     for r in results:
-        half = (f"{r.half_rate:>22.0f}{r.half_p50:>9.2f}{r.half_p99:>9.2f}" if r.half_rate else "")
+        half = f"{r.half_rate:>22.0f}{r.half_p50:>9.2f}{r.half_p99:>9.2f}" if r.half_rate else ""
         print(f"  {r.name:<22}{r.rate:>10.0f}{r.rate / base:>8.2f}{r.p50:>9.2f}{r.p99:>9.2f}{half}")
     print("  targets: ratio >= 0.60; p99 at half peak <= 25 ms")
     print("  * diagnostic only: the same app with the durable write replaced by a no-op")

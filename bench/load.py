@@ -43,7 +43,9 @@ def _ms(value: str, unit: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def wrk_peak(url: str, requests: list[tuple[str, bytes]], *, seconds: int, connections: int) -> Peak:
+def wrk_peak(
+    url: str, requests: list[tuple[str, bytes]], *, seconds: int, connections: int
+) -> Peak:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed for the peak rate: apt-get install wrk")
     with tempfile.TemporaryDirectory() as folder:
@@ -52,9 +54,21 @@ def wrk_peak(url: str, requests: list[tuple[str, bytes]], *, seconds: int, conne
         script = Path(folder, "post.lua")
         script.write_text(LUA)
         out = subprocess.run(
-            ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script),
-             url, "--", str(data)],
-            capture_output=True, text=True, check=True,
+            [
+                "wrk",
+                "-t1",
+                f"-c{connections}",
+                f"-d{seconds}s",
+                "--latency",
+                "-s",
+                str(script),
+                url,
+                "--",
+                str(data),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     p50 = re.search(r"50%\s+([\d.]+)(us|ms|s)", out)
@@ -66,8 +80,13 @@ def wrk_peak(url: str, requests: list[tuple[str, bytes]], *, seconds: int, conne
 
 
 async def _open_loop(
-    host: str, port: int, path: str, requests: list[tuple[str, bytes]], rate: float,
-    seconds: float, connections: int,
+    host: str,
+    port: int,
+    path: str,
+    requests: list[tuple[str, bytes]],
+    rate: float,
+    seconds: float,
+    connections: int,
 ) -> list[float]:
     total = int(rate * seconds)
     start = time.perf_counter() + 0.2
@@ -109,13 +128,17 @@ async def _open_loop(
     return latencies
 
 
-def open_loop(url: str, requests: list[tuple[str, bytes]], *, rate: float, seconds: float,
-              connections: int = 64) -> tuple[float, float]:
+def open_loop(
+    url: str,
+    requests: list[tuple[str, bytes]],
+    *,
+    rate: float,
+    seconds: float,
+    connections: int = 64,
+) -> tuple[float, float]:
     match = re.match(r"http://([^:/]+):(\d+)(/.*)", url)
     assert match, url
     host, port, path = match.group(1), int(match.group(2)), match.group(3)
-    latencies = asyncio.run(
-        _open_loop(host, port, path, requests, rate, seconds, connections)
-    )
+    latencies = asyncio.run(_open_loop(host, port, path, requests, rate, seconds, connections))
     latencies.sort()
     return latencies[len(latencies) // 2], latencies[int(len(latencies) * 0.99) - 1]

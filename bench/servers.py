@@ -1,8 +1,8 @@
 """Servers the benchmarks start in their own processes, so load and service never share a GIL.
 
-    python -m bench.servers bare PORT
-    python -m bench.servers app PORT DATABASE_URL [REDIS_URL]
-    python -m bench.servers line PORT
+python -m bench.servers bare PORT
+python -m bench.servers app PORT DATABASE_URL [REDIS_URL]
+python -m bench.servers line PORT
 """
 
 from __future__ import annotations
@@ -32,8 +32,11 @@ async def bare(scope: dict[str, Any], receive: Any, send: Any) -> None:
         message = await receive()
         more = message.get("more_body", False)
     await send(
-        {"type": "http.response.start", "status": 200,
-         "headers": [(b"content-type", b"application/json")]}
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"application/json")],
+        }
     )
     await send({"type": "http.response.body", "body": b"{}"})
 
@@ -51,9 +54,7 @@ def line_standin() -> Any:
     async def stats(_request: Any) -> JSONResponse:
         deliveries = standin.recorder.deliveries
         keys = Counter(d.retry_key for d in deliveries if d.retry_key)
-        contents = Counter(
-            (d.to, json.dumps(d.messages, sort_keys=True)) for d in deliveries
-        )
+        contents = Counter((d.to, json.dumps(d.messages, sort_keys=True)) for d in deliveries)
         return JSONResponse(
             {
                 "deliveries": len(deliveries),

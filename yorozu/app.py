@@ -60,6 +60,7 @@ def create_app(
                 default_secret=settings.line_channel_secret.get_secret_value(),
                 hub_channels=SqlAlchemyHubChannels(container.session_factory),
             )
+            app.state.slack_app = await _slack_app(container, writer)
             register_gauges(container)
             for role in background or []:
                 tasks.start(role(container), name=getattr(role, "__name__", "role"))
@@ -83,6 +84,9 @@ def create_app(
     webhook_router = line_webhook_router(lambda request: request.app.state.line_webhook)
     app.include_router(webhook_router)
     app.add_middleware(WebhookFastPath, router=webhook_router)
+    from bots.slack.app import slack_router
+
+    app.include_router(slack_router(lambda request: getattr(request.app.state, "slack_app", None)))
 
     @app.get("/metrics")
     async def metrics(request: Request) -> Response:
@@ -98,6 +102,44 @@ def create_app(
         return JSONResponse(body, status_code=200 if healthy else 503)
 
     return app
+
+
+async def _slack_app(container: Container, writer: Any) -> Any:
+    """The Bolt app, sharing the inbox writer: Slack's durable work goes where LINE's does."""
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    from bots.slack import listeners  # noqa: F401  (every work handler registered)
+    from bots.slack.app import SlackOAuthConfig, build_slack_app, create_oauth_tables
+    from bots.slack.deps import SlackDeps
+    from core.i18n import Catalog
+
+    settings = container.settings
+    token = settings.slack_bot_token.get_secret_value()
+    api_base_url = str(settings.slack_api_base_url)
+    oauth = None
+    redirect = settings.slack_oauth_redirect_uri
+    if settings.slack_client_id and settings.slack_client_secret:
+        oauth = SlackOAuthConfig(
+            client_id=settings.slack_client_id,
+            client_secret=settings.slack_client_secret.get_secret_value(),
+            engine=container.engine,
+            redirect_uri=str(redirect) if redirect else None,
+        )
+        await create_oauth_tables(oauth)
+    deps = SlackDeps(
+        session_factory=container.session_factory,
+        clock=container.clock,
+        catalog=Catalog.load(),
+        submit=writer.submit,
+        client=AsyncWebClient(token=token, base_url=api_base_url),
+    )
+    return build_slack_app(
+        deps,
+        signing_secret=settings.slack_signing_secret.get_secret_value(),
+        token=None if oauth else token,
+        api_base_url=api_base_url,
+        oauth=oauth,
+    )
 
 
 class RequestIdMiddleware:

@@ -31,6 +31,7 @@ from bots.line.render import render_line
 from bots.slack.render import render_slack
 from core.clock import Clock, SystemClock
 from core.db.models.outbox import OutboxMessage
+from core.db.models.richmenus import deployed_menu_ids
 from core.db.session import unit_of_work
 from core.domain.enums import OutboxStatus, Platform
 from core.i18n import Catalog
@@ -47,6 +48,7 @@ from core.outbox.policy import (
 )
 from core.outbox.store import ClaimedMessage
 from integrations.line.client import LineSender
+from integrations.line.richmenu_client import RichMenuClient
 from integrations.ratelimit import RateLimiter
 from integrations.slack.client import SlackSender
 from yorozu.bootstrap import Container
@@ -125,6 +127,7 @@ class Dispatcher:
         )
         self.limiter = limiter or RateLimiter(time_source=_time_source(self.clock))
         self._real_time = isinstance(self.clock, SystemClock)
+        self._rich_menus: dict[str, RichMenuClient] = {}
         if limiter is None:
             line_rate = settings.line_rate_per_second
             slack_rate = settings.slack_rate_per_second
@@ -279,9 +282,42 @@ class Dispatcher:
     # -- sending --------------------------------------------------------------------------
 
     async def _send(self, message: ClaimedMessage) -> _Result:
+        if message.platform is Platform.LINE and message.kind == "richmenu_link":
+            return await self._link_rich_menu(message)
         if message.platform is Platform.LINE:
             return await self._send_line(message)
         return await self._send_slack(message)
+
+    async def _link_rich_menu(self, message: ClaimedMessage) -> _Result:
+        """Show an owner the per-user menu their state calls for (free: not a push).
+
+        A channel whose menus were never deployed has nothing to link: that is recorded as a
+        permanent failure with its reason, not retried (`yorozu line rich-menu deploy`).
+        """
+        menu = str(message.payload.get("raw", {}).get("menu", ""))
+        async with self.container.session_factory() as session:
+            deployed = await deployed_menu_ids(session, message.channel_id)
+        rich_menu_id = deployed.get(menu)
+        if rich_menu_id is None:
+            return _Result(Permanent(f"no_rich_menu_deployed:{menu}"), "none")
+        wait = await self._acquire(f"line:{message.channel_id}")
+        if wait > 0:
+            return _Result(None, "none", defer_for=wait)
+        client = self._rich_menus.get(message.channel_id)
+        if client is None:
+            settings = self.container.settings
+            client = RichMenuClient(
+                await self._line_token(message.channel_id),
+                base_url=str(settings.line_api_base_url),
+                data_base_url=str(settings.line_data_api_base_url),
+                timeout=settings.send_timeout_seconds,
+            )
+            self._rich_menus[message.channel_id] = client
+        outcome = await self._timed("line", client.link_user(message.recipient, rich_menu_id))
+        decision = policy.classify(
+            outcome, platform="line", endpoint="richmenu", attempt=message.attempts, rng=self.rng
+        )
+        return _Result(decision, "richmenu")
 
     async def _acquire(self, key: str) -> float:
         """Take a token; a short wait is waited out here when time is real.
@@ -460,6 +496,9 @@ class Dispatcher:
                 self.metrics.line_quota.labels(channel_key, "consumption").set(used)
 
     async def aclose(self) -> None:
+        for client in self._rich_menus.values():
+            await client.aclose()
+        self._rich_menus.clear()
         await self.line.aclose()
         await self.slack.aclose()
 

@@ -59,6 +59,16 @@ def build_handler(container: Container) -> Handler:
             queue = SqlAlchemyHubQueue.in_transaction(session)
             await handle_owner_event(session, event, channel, now, queue=queue)
             return
-        raise NotImplementedError(f"no handler for {row.platform} events yet")
+        if row.platform is Platform.SLACK:
+            from bots.slack import listeners  # noqa: F401  (registers every work handler)
+            from bots.slack.deps import WORK, WorkContext
+
+            handler = WORK.get(row.kind)
+            if handler is None:
+                raise LookupError(f"no Slack work handler for {row.kind!r}")
+            queue = SqlAlchemyHubQueue.in_transaction(session)
+            await handler(session, row.payload, WorkContext(now=now, queue=queue))
+            return
+        raise LookupError(f"no handler for {row.platform} events")
 
     return handle

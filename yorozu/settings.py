@@ -83,6 +83,10 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr = SecretStr(DEV_SLACK_SIGNING_SECRET)
     slack_bot_token: SecretStr = SecretStr(DEV_SLACK_BOT_TOKEN)
     slack_api_base_url: AnyHttpUrl = AnyHttpUrl("https://slack.com/api/")
+    # Set both to let each partner organisation install the app in its own workspace (OAuth).
+    slack_client_id: str | None = None
+    slack_client_secret: SecretStr | None = None
+    slack_oauth_redirect_uri: AnyHttpUrl | None = None
 
     # Dispatch: per-destination rate caps (LINE's and Slack's published limits by default).
     line_rate_per_second: Annotated[float, Field(gt=0)] = 2000.0

@@ -582,6 +582,7 @@ async def record_outcome(
             reason=outcome.referral_reason,
             status=ReferralStatus.SENT,
             created_at=now,
+            from_co_id=co.id,
         )
         session.add(referral)
         await session.flush()
@@ -722,6 +723,7 @@ async def hand_back(
         reason=(reason or "").strip() or None,
         status=ReferralStatus.SENT,
         created_at=now,
+        from_co_id=co.id,
     )
     session.add(referral)
     if case.status is not CaseStatus.HANDED_BACK:
@@ -939,6 +941,7 @@ async def ask_hub(
         reason=(reason or "").strip() or None,
         status=ReferralStatus.SENT,
         created_at=now,
+        from_co_id=co.id,
     )
     session.add(referral)
     await session.flush()
@@ -1002,7 +1005,7 @@ async def accept_hub_request(
     changed: CursorResult[Any] = await session.execute(  # type: ignore[assignment]
         update(Referral)
         .where(Referral.id == referral.id, Referral.status == ReferralStatus.SENT)
-        .values(status=ReferralStatus.ACCEPTED, accepted_at=now, outcome=f"coordinator:{co.id}")
+        .values(status=ReferralStatus.ACCEPTED, accepted_at=now, answered_by_co_id=co.id)
         .execution_options(synchronize_session=False)
     )
     await session.refresh(referral)
@@ -1020,7 +1023,11 @@ async def accept_hub_request(
         actor_id=co.id,
         referral_id=referral.id,
     )
-    asker = await _case_co(session, case)
+    asker = (
+        await session.get(Coordinator, referral.from_co_id)
+        if referral.from_co_id is not None
+        else await _case_co(session, case)
+    )
     if asker is not None:
         await _dm(
             session,
@@ -1052,8 +1059,5 @@ async def accept_hub_request(
 
 
 def _answering_co(referral: Referral) -> int | None:
-    """Who answered a hub request; kept in `outcome` until referrals get a column for it."""
-    text = referral.outcome or ""
-    if text.startswith("coordinator:") and text[12:].isdigit():
-        return int(text[12:])
-    return None
+    """Who answered a hub request."""
+    return referral.answered_by_co_id

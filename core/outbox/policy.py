@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Final, Literal, TypeAlias
 
 Platform: TypeAlias = Literal["line", "slack"]
-Endpoint: TypeAlias = Literal["reply", "push", "slack"]
+Endpoint: TypeAlias = Literal["reply", "push", "richmenu", "slack"]
 
 BACKOFF_BASE_SECONDS: Final = 1.0
 BACKOFF_CAP_SECONDS: Final = 300.0

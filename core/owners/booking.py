@@ -24,6 +24,7 @@ from contextlib import suppress
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.booking import repository
 from core.booking.slots import (
@@ -168,6 +169,11 @@ async def booking_card(ctx: OwnerContext, booking: Booking) -> Card:
 
 
 # -- finding the case and the slots ----------------------------------------------------------
+
+
+async def has_upcoming_booking(session: AsyncSession, person_id: int, now: datetime) -> bool:
+    """Whether the person has an active booking still to come (the rich menu follows it)."""
+    return bool(await repository.upcoming_for_person(session, person_id, now, limit=1))
 
 
 async def owner_open_case(ctx: OwnerContext) -> int | None:

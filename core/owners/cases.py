@@ -138,7 +138,7 @@ async def create_case_from_intake(
         # Not offered as a button (the 13th would not fit); a founder-to-be consults on it.
         topics.insert(0, Topic.FOUNDING)
     prefix = case_number_prefix(hub.code, fiscal_year(now))
-    case = await _add_numbered_case(
+    case = await add_numbered_case(
         session,
         prefix,
         lambda number: Case(
@@ -304,7 +304,7 @@ async def _link(
         session.add(PersonBusiness(person_id=person_id, business_id=business.id, role=role))
 
 
-async def _add_numbered_case(
+async def add_numbered_case(
     session: AsyncSession, prefix: str, build: Callable[[str], Case]
 ) -> Case:
     """Insert the case under the next free number of its hub and fiscal year.

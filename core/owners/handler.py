@@ -18,7 +18,7 @@ from core.domain.enums import Platform
 from core.i18n import Text
 from core.messages import Action, OutgoingMessage
 from core.outbox import store as outbox
-from core.owners import booking, intake, postbacks, selfcheck
+from core.owners import booking, intake, postbacks, richmenus, selfcheck
 from core.owners.context import OwnerContext
 from core.owners.events import OwnerEvent, OwnerEventKind
 from core.owners.onboarding import (
@@ -140,7 +140,39 @@ async def handle_owner_event(
     if not await handle_onboarding(ctx):
         await route(ctx)
     await flush(ctx)
+    await follow_rich_menu(ctx)
     return ctx
+
+
+async def follow_rich_menu(ctx: OwnerContext) -> None:
+    """Link the per-user rich menu that fits the owner's state, when it changed.
+
+    Consent and bookings change what the menu should offer; the link goes through the outbox
+    after this event's answer (same ordering key), and only when the menu differs from the
+    one last asked for, so ordinary messages cost no call to LINE.
+    """
+    identity = ctx.owner.identity
+    if not identity.followed:
+        return
+    wanted = richmenus.menu_for(
+        ctx.owner.consented,
+        await booking.has_upcoming_booking(ctx.session, ctx.owner.person.id, ctx.now),
+    )
+    if identity.rich_menu == wanted:
+        return
+    identity.rich_menu = wanted
+    await outbox.add_raw(
+        ctx.session,
+        platform=Platform.LINE,
+        channel_id=ctx.event.channel_key,
+        recipient=ctx.event.user_id,
+        payload={"menu": wanted},
+        kind="richmenu_link",
+        idempotency_key=f"line:{ctx.event.event_id}:richmenu:{wanted}",
+        now=ctx.now,
+        ordering_key=ctx.event.ordering_key,
+        hub_id=ctx.channel.hub_id,
+    )
 
 
 async def flush(ctx: OwnerContext) -> None:

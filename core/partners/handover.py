@@ -55,7 +55,7 @@ from core.domain.topics import Topic
 from core.i18n import Text
 from core.messages import OutgoingMessage
 from core.outbox.store import add_message
-from core.owners.cases import _add_numbered_case, case_number_prefix, hub_display_name
+from core.owners.cases import add_numbered_case, case_number_prefix, hub_display_name
 from core.queues.port import HubQueue, QueueEntry
 from core.routing.hubs import route_to_hub
 from core.routing.prefectures import BY_CODE
@@ -391,7 +391,7 @@ async def hand_over(
         await session.flush()
 
     person = await _contact_person(session, business, form)
-    case = await _add_numbered_case(
+    case = await add_numbered_case(
         session,
         case_number_prefix(hub.code, fiscal_year(now)),
         lambda number: Case(

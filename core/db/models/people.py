@@ -54,6 +54,8 @@ class ChannelIdentity(Base):
     external_user_id: Mapped[str] = mapped_column(String(64))
     followed: Mapped[bool] = mapped_column(default=True)
     unfollowed_at: Mapped[datetime | None]
+    rich_menu: Mapped[str | None] = mapped_column(String(32))
+    """The per-user rich menu last asked for (LINE only): a change is linked, once."""
     created_at: Mapped[datetime]
 
 

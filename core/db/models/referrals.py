@@ -43,6 +43,10 @@ class Referral(Base):
         enum_type(ReferralStatus, "status", 16), default=ReferralStatus.SENT
     )
     outcome: Mapped[str | None] = mapped_column(Text)
+    from_co_id: Mapped[int | None] = mapped_column(ID, ForeignKey("coordinators.id"))
+    """The CO who handed the case back or asked another hub."""
+    answered_by_co_id: Mapped[int | None] = mapped_column(ID, ForeignKey("coordinators.id"))
+    """The CO of the asked hub who took a to_hub request on."""
     created_at: Mapped[datetime]
     accepted_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
