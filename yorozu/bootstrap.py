@@ -6,6 +6,7 @@ import time. Tests pass their own clock and settings instead of patching anythin
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,9 +28,17 @@ class Container:
     session_factory: async_sessionmaker[AsyncSession]
     redis: Any | None = None  # redis.asyncio.Redis when REDIS_URL is set
     metrics: Metrics = field(default_factory=Metrics)
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)
 
+    def on_close(self, closer: Callable[[], Awaitable[None]]) -> None:
+        """Close a client built from this container when the container closes."""
+        self.closers.append(closer)
+
     async def aclose(self) -> None:
+        for closer in reversed(self.closers):
+            await closer()
+        self.closers.clear()
         if self.redis is not None:
             await self.redis.aclose()
         await self.engine.dispose()

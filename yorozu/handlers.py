@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,10 +12,13 @@ from bots.line.events import to_owner_event
 from core.db.models import Hub, InboxEvent
 from core.domain.enums import Platform
 from core.i18n import Text
+from core.owners.events import OwnerEventKind
 from core.owners.handler import handle_owner_event
 from core.owners.onboarding import ChannelContext
 from core.queues.sql import SqlAlchemyHubQueue
+from integrations.line.client import LineSender
 from yorozu.bootstrap import Container
+from yorozu.channels import channel_access_token
 
 Handler = Callable[[AsyncSession, InboxEvent], Awaitable[None]]
 DEFAULT_CHANNEL = "default"
@@ -46,6 +50,17 @@ async def channel_context(
 
 def build_handler(container: Container) -> Handler:
     privacy_url = str(container.settings.privacy_notice_url)
+    settings = container.settings
+    profiles = LineSender(str(settings.line_api_base_url), timeout=2.0)
+    container.on_close(profiles.aclose)
+
+    async def language_of(channel_key: str, user_id: str) -> str | None:
+        """The owner's LINE language, read once when they follow (Japanese if unknown)."""
+        try:
+            token = await channel_access_token(container, channel_key)
+        except LookupError:
+            return None
+        return await profiles.get_profile_language(token, user_id)
 
     async def handle(session: AsyncSession, row: InboxEvent) -> None:
         now = container.clock.now()
@@ -55,6 +70,8 @@ def build_handler(container: Container) -> Handler:
             )
             if event is None:
                 return
+            if event.kind is OwnerEventKind.FOLLOW:
+                event = replace(event, language=await language_of(row.channel_id, event.user_id))
             channel = await channel_context(session, row.channel_id, privacy_url)
             queue = SqlAlchemyHubQueue.in_transaction(session)
             await handle_owner_event(session, event, channel, now, queue=queue)

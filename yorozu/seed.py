@@ -82,6 +82,10 @@ async def seed(session: AsyncSession, *, demo: bool = False, clock: Clock) -> Se
     if not demo:
         return SeedReport(hubs=added_hubs)
     closed_days = await _seed_closed_days(session, hubs, clock)
+    for code in (*DEMO_HUB_CODES, HQ_CODE):
+        # Each demo hub's queue posts to its own intake channel in the demo workspace.
+        if hubs[code].slack_intake_channel_id is None:
+            hubs[code].slack_intake_channel_id = f"C0HUB{code}"
     coordinators, availability = await _seed_coordinators(session, hubs)
     organisations, staff = await _seed_partners(session)
     return SeedReport(
@@ -263,8 +267,12 @@ _DEMO_COS: tuple[_DemoCo, ...] = (
 
 
 def _demo_slack_ids(co: _DemoCo) -> tuple[str, str]:
-    """Fake Slack ids that look real and stay stable, so a second run finds the same CO."""
-    team = f"T0DEMO{co.hub}"
+    """Fake Slack ids that look real and stay stable, so a second run finds the same CO.
+
+    The team is "default": one workspace, whatever its real id (the emulator and a
+    single-workspace install both match it).
+    """
+    team = "default"
     user = "U0" + co.romaji.replace(".", "").upper()[:9]
     return user, team
 
@@ -400,7 +408,7 @@ async def _seed_partners(session: AsyncSession) -> tuple[int, int]:
     added_organisations = 0
     added_staff = 0
     for demo in _DEMO_ORGANISATIONS:
-        team = f"T0{demo.slack_key}"[:11]
+        team = "default"  # one workspace in the demo; see _demo_slack_ids
         organisation = organisations.get((demo.kind, demo.name))
         if organisation is None:
             organisation = PartnerOrganisation(

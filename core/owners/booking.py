@@ -580,6 +580,12 @@ async def _mark_booked(ctx: OwnerContext, case: Case, booking: Booking) -> None:
         with suppress(QueueError):
             await ctx.queue.claim(case.id, booking.co_id, now=ctx.now)
     await ctx.session.flush()
+    # A partner who handed the case over hears that a consultation is booked (and when).
+    from core.partners.status import ReferrerStep, notify_referrer
+
+    await notify_referrer(
+        ctx.session, case.id, ReferrerStep.BOOKED, now=ctx.now, detail={"booking_id": booking.id}
+    )
 
 
 async def _tell_co_moved(ctx: OwnerContext, old: Booking, new: Booking, case: Case) -> None:

@@ -188,6 +188,9 @@ async def create_case_from_intake(
     await attach_to_case(session, person_id=person.id, case_id=case.id)
     if queue is not None:
         await queue.enqueue(QueueEntry(case.id, hub.code, QUEUE_PRIORITY, now))
+    from core.coordinators.cards import post_queue_card  # cards read cases; imported late
+
+    await post_queue_card(session, case.id, now=now)
     return CreatedCase(case=case, business=business, hub=hub, route=route, matched=matched)
 
 

@@ -122,6 +122,9 @@ def menu_hint() -> OutgoingMessage:
 
 async def on_follow(ctx: OwnerContext) -> None:
     owner = ctx.owner
+    if ctx.event.language:
+        # The LINE app's language decides ours: Japanese unless the owner reads English.
+        owner.person.locale = resolve_locale(ctx.event.language)
     returning = owner.identity.unfollowed_at is not None or owner.consented
     owner.identity.followed = True
     owner.identity.unfollowed_at = None

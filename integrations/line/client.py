@@ -110,6 +110,18 @@ class LineSender:
             access_token, "/v2/bot/message/push", body, {"X-Line-Retry-Key": retry_key}
         )
 
+    async def get_profile_language(self, access_token: str, user_id: str) -> str | None:
+        """The owner's LINE language ("ja", "en", ...), or None when it cannot be read."""
+        try:
+            profile = await self._api(access_token).get_profile(
+                user_id, _request_timeout=self._timeout
+            )
+        except (TimeoutError, ApiException, aiohttp.ClientError, OSError):
+            log.warning("LINE profile could not be read")
+            return None
+        language = getattr(profile, "language", None)
+        return str(language) if language else None
+
     async def get_quota(self, access_token: str) -> int | None:
         """The month's push quota (None: unlimited or unknown)."""
         try:

@@ -1,0 +1,160 @@
+"""Business days, quiet hours and business hours in Japan time (tables)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+
+import pytest
+
+from core.calendar import (
+    add_business_hours,
+    business_hours_between,
+    in_quiet_hours,
+    is_business_day,
+    next_allowed_push_time,
+    next_business_day,
+    push_allowed,
+)
+from core.clock import JST
+
+
+def jst(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=JST)
+
+
+@pytest.mark.parametrize(
+    ("day", "closed", "expected"),
+    [
+        (date(2026, 6, 2), (), True),  # a Tuesday
+        (date(2026, 6, 6), (), False),  # Saturday
+        (date(2026, 6, 7), (), False),  # Sunday
+        (date(2026, 1, 1), (), False),  # 元日
+        (date(2026, 1, 2), (), True),  # not a national holiday (hubs close it themselves)
+        (date(2026, 1, 2), (date(2026, 1, 2),), False),  # the hub's 年末年始
+        (date(2026, 4, 29), (), False),  # 昭和の日
+        (date(2026, 5, 4), (), False),  # みどりの日
+        (date(2026, 5, 6), (), False),  # 振替休日 (5/3 fell on a Sunday)
+        (date(2026, 5, 7), (), True),
+        (date(2026, 9, 22), (), False),  # 国民の休日 between two holidays
+        (date(2026, 6, 3), (date(2026, 6, 3),), False),  # a hub's 臨時休業
+    ],
+)
+def test_is_business_day(day: date, closed: tuple[date, ...], expected: bool) -> None:
+    assert is_business_day(day, closed) is expected
+
+
+@pytest.mark.parametrize(
+    ("day", "closed", "expected"),
+    [
+        (date(2026, 6, 2), (), date(2026, 6, 3)),
+        (date(2026, 6, 5), (), date(2026, 6, 8)),  # Friday → Monday
+        (date(2026, 4, 28), (), date(2026, 4, 30)),  # over 昭和の日
+        (date(2026, 5, 1), (), date(2026, 5, 7)),  # Golden Week with its substitute holiday
+        (
+            date(2025, 12, 26),
+            tuple(date(2025, 12, d) for d in (29, 30, 31)) + (date(2026, 1, 2),),
+            date(2026, 1, 5),
+        ),  # 年末年始: hub closed 12/29-1/2, 1/1 national, 1/3-4 weekend
+    ],
+)
+def test_next_business_day(day: date, closed: tuple[date, ...], expected: date) -> None:
+    assert next_business_day(day, closed) == expected
+
+
+@pytest.mark.parametrize(
+    ("at", "start", "end", "expected"),
+    [
+        (time(20, 59), time(21), time(9), False),
+        (time(21, 0), time(21), time(9), True),
+        (time(23, 59), time(21), time(9), True),
+        (time(0, 0), time(21), time(9), True),
+        (time(8, 59), time(21), time(9), True),
+        (time(9, 0), time(21), time(9), False),
+        (time(1, 0), time(0), time(7), True),  # quiet hours not wrapping midnight
+        (time(7, 0), time(0), time(7), False),
+        (time(3, 0), time(9), time(9), False),  # equal: no quiet hours
+    ],
+)
+def test_in_quiet_hours(at: time, start: time, end: time, expected: bool) -> None:
+    assert in_quiet_hours(at, start, end) is expected
+
+
+@pytest.mark.parametrize(
+    ("due", "closed", "expected"),
+    [
+        (jst(2026, 6, 2, 10), (), jst(2026, 6, 2, 10)),  # allowed: unchanged
+        (jst(2026, 6, 2, 20, 59), (), jst(2026, 6, 2, 20, 59)),
+        (jst(2026, 6, 2, 21), (), jst(2026, 6, 3, 9)),  # quiet starts: next morning
+        (jst(2026, 6, 3, 8, 59), (), jst(2026, 6, 3, 9)),
+        (jst(2026, 6, 3, 9), (), jst(2026, 6, 3, 9)),
+        (jst(2026, 6, 5, 22), (), jst(2026, 6, 8, 9)),  # Friday night → Monday
+        (jst(2026, 6, 6, 12), (), jst(2026, 6, 8, 9)),  # Saturday noon → Monday
+        (jst(2026, 6, 3, 12), (date(2026, 6, 3),), jst(2026, 6, 4, 9)),  # closed day
+        (jst(2026, 5, 1, 22), (), jst(2026, 5, 7, 9)),  # Golden Week
+        (jst(2026, 5, 6, 15), (), jst(2026, 5, 7, 9)),  # the substitute holiday
+        (jst(2026, 1, 1, 10), (), jst(2026, 1, 2, 9)),  # 元日 (no hub closed days)
+        (
+            jst(2025, 12, 28, 10),
+            tuple(date(2025, 12, d) for d in (29, 30, 31)) + (date(2026, 1, 2),),
+            jst(2026, 1, 5, 9),
+        ),
+    ],
+)
+def test_next_allowed_push_time(
+    due: datetime, closed: tuple[date, ...], expected: datetime
+) -> None:
+    allowed = next_allowed_push_time(due, closed_days=closed)
+    assert allowed == expected
+    assert allowed.tzinfo is UTC
+    assert push_allowed(allowed, closed_days=closed)
+
+
+def test_next_allowed_push_time_per_hub_quiet_hours() -> None:
+    # A hub quiet from 20:00 to 08:00.
+    hub = {"quiet_start": time(20), "quiet_end": time(8)}
+    assert next_allowed_push_time(jst(2026, 6, 2, 20, 30), **hub) == jst(2026, 6, 3, 8)
+    assert next_allowed_push_time(jst(2026, 6, 3, 8, 30), **hub) == jst(2026, 6, 3, 8, 30)
+    # Quiet hours that do not wrap midnight open at 00:00 on the next business day.
+    early = {"quiet_start": time(0), "quiet_end": time(7)}
+    assert next_allowed_push_time(jst(2026, 6, 6, 23), **early) == jst(2026, 6, 8, 7)
+    late = {"quiet_start": time(22), "quiet_end": time(23)}
+    assert next_allowed_push_time(jst(2026, 6, 6, 23), **late) == jst(2026, 6, 8, 0)
+
+
+def test_input_zone_does_not_matter() -> None:
+    # 12:30 UTC is 21:30 JST: quiet.
+    assert next_allowed_push_time(datetime(2026, 6, 2, 12, 30, tzinfo=UTC)) == jst(2026, 6, 3, 9)
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "closed", "hours"),
+    [
+        (jst(2026, 6, 2, 10), jst(2026, 6, 2, 12), (), 2.0),
+        (jst(2026, 6, 2, 8), jst(2026, 6, 2, 10), (), 1.0),  # before opening counts nothing
+        (jst(2026, 6, 2, 16), jst(2026, 6, 3, 10), (), 2.0),  # over the night
+        (jst(2026, 6, 5, 16), jst(2026, 6, 8, 10), (), 2.0),  # over the weekend
+        (jst(2026, 6, 2, 9), jst(2026, 6, 4, 9), (), 16.0),
+        (jst(2026, 6, 2, 9), jst(2026, 6, 4, 9), (date(2026, 6, 3),), 8.0),
+        (jst(2026, 4, 30, 16), jst(2026, 5, 7, 10), (), 10.0),  # Golden Week: 5/1 works
+        (jst(2026, 6, 2, 12), jst(2026, 6, 2, 10), (), 0.0),
+    ],
+)
+def test_business_hours_between(
+    start: datetime, end: datetime, closed: tuple[date, ...], hours: float
+) -> None:
+    assert business_hours_between(start, end, closed) == pytest.approx(hours)
+
+
+@pytest.mark.parametrize(
+    ("start", "hours", "expected"),
+    [
+        (jst(2026, 6, 2, 10), 4, jst(2026, 6, 2, 14)),
+        (jst(2026, 6, 2, 16), 2, jst(2026, 6, 3, 10)),
+        (jst(2026, 6, 5, 20), 8, jst(2026, 6, 8, 17)),
+        (jst(2026, 5, 1, 12), 8, jst(2026, 5, 7, 12)),
+    ],
+)
+def test_add_business_hours(start: datetime, hours: float, expected: datetime) -> None:
+    moment = add_business_hours(start, hours)
+    assert moment == expected
+    assert business_hours_between(start, moment) == pytest.approx(hours)
