@@ -54,6 +54,7 @@ from core.outbox import store as outbox
 from core.owners import postbacks
 from core.owners.context import OwnerContext
 from core.queues.port import QueueError
+from core.reminders import bookings as reminders
 from core.routing.coordinators import CoCandidate, rank_coordinators
 
 FLOW_ID = "booking"
@@ -453,8 +454,10 @@ async def _pick(ctx: OwnerContext, values: dict[str, str]) -> None:
         return
     if old is not None:
         await repository.release(ctx.session, old, now=ctx.now)
+        await reminders.cancel_booking_reminders(ctx.session, old, reason="booking_moved")
         await _tell_co_moved(ctx, old, booking, case)
     await _mark_booked(ctx, case, booking)
+    await reminders.plan_booking_reminders(ctx.session, booking, now=ctx.now)
     confirmed = Text("booking.moved") if old is not None else Text("booking.confirmed")
     ctx.say(OutgoingMessage(texts=(confirmed,), card=await booking_card(ctx, booking)))
 
@@ -526,6 +529,7 @@ async def _cancel(ctx: OwnerContext, values: dict[str, str]) -> None:
         return
     booking, case = owned
     await repository.release(ctx.session, booking, now=ctx.now)
+    await reminders.cancel_booking_reminders(ctx.session, booking)
     if case.status is CaseStatus.BOOKED:
         remaining = await repository.upcoming_for_case(ctx.session, case.id, ctx.now)
         if remaining is None:

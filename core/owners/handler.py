@@ -18,7 +18,16 @@ from core.domain.enums import Platform
 from core.i18n import Text
 from core.messages import Action, OutgoingMessage
 from core.outbox import store as outbox
-from core.owners import booking, intake, postbacks, richmenus, selfcheck
+from core.owners import (
+    booking,
+    followup,
+    intake,
+    postbacks,
+    reminder,
+    richmenus,
+    selfcheck,
+    survey,
+)
 from core.owners.context import OwnerContext
 from core.owners.events import OwnerEvent, OwnerEventKind
 from core.owners.onboarding import (
@@ -34,6 +43,9 @@ FLOWS: dict[str, ModuleType] = {
     intake.FLOW_ID: intake,
     booking.FLOW_ID: booking,
     selfcheck.FLOW_ID: selfcheck,
+    survey.FLOW_ID: survey,
+    followup.FLOW_ID: followup,
+    reminder.FLOW_ID: reminder,
 }
 MAX_TEXT_LENGTH = 2000
 """Longer messages are kept in the inbox but not fed to a question: nobody types an essay
