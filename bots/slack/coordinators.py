@@ -1,5 +1,6 @@
 """The coordinators' Slack side: the queue card's buttons, 👀 on a card, and the modals to
-assign, transfer, record an outcome, hand back to a partner and ask another hub.
+assign, transfer, book the consultation, record an outcome, hand back to a partner and ask
+another hub.
 
 Slack's 3-second rule lives here and nothing else does: every listener acknowledges first,
 then either opens a modal (the trigger id works once, within 3 s) or stores the durable work
@@ -18,7 +19,7 @@ import json
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final
 
 from slack_bolt.async_app import AsyncApp
@@ -28,11 +29,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bots.slack.deps import SlackDeps, WorkContext, work
 from core.clock import to_jst
 from core.coordinators import actions
+from core.coordinators import booking as co_booking
 from core.coordinators.cards import SLACK_TEAM, case_for_card, parse_postback
 from core.coordinators.outcome import OutcomeForm, validate_outcome
 from core.coordinators.suggest import hub_coordinators, suggest_coordinators
 from core.db.models import Case, Hub, PartnerOrganisation
-from core.domain.enums import NextStep, Platform
+from core.domain.enums import BookingMode, NextStep, Platform
 from core.domain.topics import Topic
 from core.i18n import Catalog, Text
 from core.inbox import NewInboxEvent
@@ -56,6 +58,7 @@ MODALS: Final = {
     "case.outcome": "co.outcome",
     "case.handback": "co.handback",
     "case.askhub": "co.askhub",
+    "case.book": "co.book",
     "handback.done": "partner.handback_done",
 }
 """Buttons that open a modal, by the modal's callback id."""
@@ -231,6 +234,8 @@ async def build_modal(
     if case is None:
         return None
     meta = {"c": case.id, "l": locale}
+    if name == "case.book":
+        return await book_modal(deps, session, case, identity)
     if name == "case.assign":
         suggested = await suggest_coordinators(session, case)
         everyone = await hub_coordinators(session, case.hub_id)
@@ -300,6 +305,80 @@ async def build_modal(
         submit,
         close,
     )
+
+
+async def book_modal(
+    deps: SlackDeps, session: AsyncSession, case: Case, identity: StaffIdentity
+) -> dict[str, Any]:
+    """予約を入れる: the CO's next free hours (Japan time) and how the owner will attend.
+
+    When the case cannot be booked, or the CO has no free hour, the modal says so and has
+    no submit button, rather than not opening at all.
+    """
+    t, locale = deps.catalog.text, identity.locale
+    title, close = t("coordinators.modal.book_title", locale), t("coordinators.modal.close", locale)
+    now = deps.clock.now()
+    try:
+        slots = await co_booking.free_slots(session, case.id, identity.id, now=now)
+    except actions.CaseActionError as refusal:
+        return _notice(title, deps.catalog.render(refusal.message, locale), close)
+    if not slots:
+        text = t(
+            "coordinators.modal.no_slots", locale, number=case.number, days=co_booking.SEARCH_DAYS
+        )
+        return _notice(title, text, close)
+    slot_options = [
+        _option(
+            deps.catalog.render(co_booking.when_text(slot.starts_at), locale),
+            str(int(slot.starts_at.timestamp())),
+        )
+        for slot in slots
+    ]
+    modes = [
+        _option(t(f"coordinators.mode.{mode.value}", locale), mode.value)
+        for mode in co_booking.MODES
+    ]
+    blocks = [
+        _input(
+            "slot",
+            t("coordinators.modal.slot", locale),
+            {"type": "static_select", "options": slot_options},
+        ),
+        _input(
+            "mode",
+            t("coordinators.modal.mode", locale),
+            {"type": "radio_buttons", "options": modes, "initial_option": modes[0]},
+        ),
+    ]
+    return _modal(
+        "co.book",
+        title,
+        blocks,
+        {"c": case.id, "l": locale},
+        t("coordinators.modal.book_submit", locale),
+        close,
+    )
+
+
+def _notice(title: str, text: str, close: str) -> dict[str, Any]:
+    """A modal that only tells why nothing can be done (no submit, so nothing to send)."""
+    return {
+        "type": "modal",
+        "callback_id": "co.notice",
+        "title": _plain(title, 24),
+        "close": _plain(close, 24),
+        "blocks": [{"type": "section", "text": _plain(text, 3000)}],
+    }
+
+
+def booking_choice(values: Mapping[str, Any]) -> tuple[datetime, BookingMode] | None:
+    """(start, mode) from the booking modal's state, or None when either is missing."""
+    try:
+        starts_at = datetime.fromtimestamp(int(values.get("slot") or ""), tz=UTC)
+        mode = BookingMode(str(values.get("mode") or ""))
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
+    return starts_at, mode
 
 
 def outcome_blocks(
@@ -490,6 +569,41 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
             for name, text in result.items()
         }
 
+    @app.view("co.book")
+    async def on_book(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
+        """Answer a slot that is no longer free on the form itself when the database says so
+        in time; the worker books it (and tells by DM what only it can know: a lost race)."""
+        meta = json.loads(view.get("private_metadata") or "{}")
+        locale = str(meta.get("l") or "ja")
+        values = _values(view)
+        errors = required("slot", "mode")(values, locale)
+        choice = booking_choice(values)
+        if not errors and choice is None:
+            errors = {"slot": deps.catalog.text("coordinators.error.unknown_choice", locale)}
+        team, user = _team(body, deps.default_team_id), _user(body)
+        if not errors and choice is not None:
+            try:
+                refusal = await asyncio.wait_for(
+                    _check_booking(deps, team, user, _int(meta.get("c")), choice[0]),
+                    MODAL_BUDGET,
+                )
+            except TimeoutError:
+                refusal = None  # the worker checks again and answers by DM
+            if refusal is not None:
+                errors = {"slot": deps.catalog.render(refusal, locale)}
+        if errors:
+            await ack(response_action="errors", errors=errors)
+            return
+        await ack()
+        event_id = _digest("view", view.get("id"), "co.book", user)
+        await deps.submit(
+            [
+                _event(
+                    "slack.case.book", team, user, event_id, {"c": meta.get("c"), "values": values}
+                )
+            ]
+        )
+
     submission("co.assign", "slack.case.assign", required("co"))
     submission("co.transfer", "slack.case.transfer", required("hub"))
     submission("co.askhub", "slack.case.askhub", required("hub", "reason"))
@@ -516,6 +630,23 @@ async def _load_modal(
         if name != "handback.done" and not identity.is_coordinator:
             return None
         return await build_modal(deps, session, name, params, identity)
+
+
+async def _check_booking(
+    deps: SlackDeps, team: str, user: str, case_id: int, starts_at: datetime
+) -> Text | None:
+    """Why the chosen slot cannot be booked, read now; None when it still can."""
+    async with deps.session_factory() as session:
+        identity = await resolve_slack_user(session, team, user)
+        if identity is None or not identity.is_coordinator:
+            return Text("coordinators.error.not_registered")
+        try:
+            await co_booking.check_slot(
+                session, case_id, identity.id, starts_at=starts_at, now=deps.clock.now()
+            )
+        except actions.CaseActionError as refusal:
+            return refusal.message
+    return None
 
 
 # -- durable work ----------------------------------------------------------------------------
@@ -654,6 +785,18 @@ async def _outcome(
     )
 
 
+async def _book(
+    s: AsyncSession, who: StaffIdentity, p: Mapping[str, Any], ctx: WorkContext
+) -> object:
+    choice = booking_choice(_vals(p))
+    if choice is None:
+        raise actions.CaseActionError(Text("coordinators.error.unknown_choice"))
+    starts_at, mode = choice
+    return await co_booking.book_consultation(
+        s, _int(p.get("c")), who.id, starts_at=starts_at, mode=mode, now=ctx.now, queue=ctx.queue
+    )
+
+
 async def _handback(
     s: AsyncSession, who: StaffIdentity, p: Mapping[str, Any], ctx: WorkContext
 ) -> object:
@@ -695,6 +838,7 @@ async def _askhub_accept(
 _handler("slack.case.claim", "coordinator", _claim)
 _handler("slack.case.assign", "coordinator", _assign)
 _handler("slack.case.transfer", "coordinator", _transfer)
+_handler("slack.case.book", "coordinator", _book)
 _handler("slack.case.outcome", "coordinator", _outcome)
 _handler("slack.case.handback", "coordinator", _handback)
 _handler("slack.case.askhub", "coordinator", _askhub)

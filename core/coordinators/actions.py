@@ -613,7 +613,12 @@ async def record_outcome(
         key=f"record:{record.id}:recorded",
         case_id=case.id,
     )
-    await notify_referrer(session, case.id, "held", now=now)
+    # Each consultation is news of its own (phase 2 has several): the record names the DM,
+    # and its start time, when a booking gave one, dates it.
+    held: dict[str, object] = {"record_id": record.id}
+    if record.started_at is not None:
+        held["held_at"] = record.started_at
+    await notify_referrer(session, case.id, "held", now=now, detail=held)
     if closing:
         await notify_referrer(session, case.id, "closed", now=now)
     return record

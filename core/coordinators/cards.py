@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import to_jst
 from core.db.models import Business, Case, Hub, OutboxMessage, PartnerOrganisation, PartnerStaff
-from core.domain.enums import CaseSource, Platform
+from core.domain.enums import CaseSource, CaseStatus, Platform
 from core.i18n import Text
 from core.messages import Action, Card, OutgoingMessage, encode_message
 from core.outbox.store import add_message, add_raw
@@ -29,6 +29,8 @@ SLACK_TEAM = "default"
 
 CARD_KIND = "slack_message"
 UPDATE_KIND = "slack_update"
+BOOKABLE_FROM_CARD = frozenset({CaseStatus.CLAIMED, CaseStatus.IN_SUPPORT})
+"""A taken case in these statuses offers 予約を入れる (core.coordinators.booking)."""
 
 
 def card_key(case_id: int, sequence: int = 0) -> str:
@@ -108,12 +110,15 @@ def queue_card_message(
     suggestions: Sequence[str] = (),
     source_org_name: str | None = None,
     assignee_name: str | None = None,
+    booking: Text | None = None,
 ) -> OutgoingMessage:
     """The card in the hub's intake channel: unclaimed, or (with `assignee_name`) taken.
 
     Unclaimed it offers 担当する, 割り当て and 他拠点・本部へ, with the router's suggested
     coordinators as a row; taken it names the CO and offers what the CO does next instead
-    of the claim button, so nobody clicks a button that can no longer work.
+    of the claim button, so nobody clicks a button that can no longer work: 予約を入れる
+    while the case has no consultation booked (an owner not on LINE cannot book it), and
+    `booking` (when, how) as a row once it has.
     """
     rows = case_rows(case, business, source_org_name=source_org_name)
     if case.transferred_from_hub_id is not None and hub.id == case.hub_id:
@@ -128,7 +133,14 @@ def queue_card_message(
         )
     else:
         rows += ((Text("card.label.assignee"), Text("card.assignee_value", name=assignee_name)),)
+        if booking is not None:
+            rows += ((Text("card.label.booking"), booking),)
         actions = (
+            *(
+                (Action(Text("card.action.book"), postback("case.book", c=case.id)),)
+                if booking is None and case.status in BOOKABLE_FROM_CARD
+                else ()
+            ),
             Action(Text("card.action.outcome"), postback("case.outcome", c=case.id)),
             Action(Text("card.action.handback"), postback("case.handback", c=case.id)),
             Action(Text("card.action.askhub"), postback("case.askhub", c=case.id)),
