@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from bench import dispatch, ingest
+from bench import dispatch, ingest, scheduler
 
 
 def main() -> None:
@@ -14,6 +14,9 @@ def main() -> None:
         print()
     if "dispatch" in wanted:
         dispatch.report(dispatch.run())
+        print()
+    if "scheduler" in wanted:
+        scheduler.report(scheduler.run())
 
 
 if __name__ == "__main__":

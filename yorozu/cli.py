@@ -141,6 +141,7 @@ def scheduler() -> None:
     from scheduler.runner import run_scheduler
     from yorozu.bootstrap import bootstrap
     from yorozu.logs import configure_logging
+    from yorozu.roles import scheduler_options
 
     settings = _settings()
     configure_logging(settings)
@@ -153,7 +154,11 @@ def scheduler() -> None:
             loop.add_signal_handler(signum, stop.set)
         try:
             await run_scheduler(
-                container.engine, container.session_factory, container.clock, stop=stop
+                container.engine,
+                container.session_factory,
+                container.clock,
+                stop=stop,
+                **scheduler_options(settings),
             )
         finally:
             await container.aclose()

@@ -10,6 +10,18 @@ reply token" while the token is surely still fresh, which also counts as sent.
 Rate limits are token buckets per destination; a row that would exceed one is given back with a
 due time instead of holding the loop (no sleeping). Logs carry hashed recipient ids only and
 never message text (invariant 9).
+
+Before a batch is sent, owner pushes (LINE rows other than replies and rich menu links) pass a
+gate, recorded in one transaction (invariant 7, issue 7):
+
+* a row whose `stale_after` (a neutral message's meta) has passed, or that could only go out
+  after it, is dropped and recorded as failed with reason "stale";
+* a row more than PUSH_GRACE_HOURS late (the dispatcher was down) is recorded as "missed";
+* a row due in its hub's quiet hours or on a closed day is given back, due at the next allowed
+  moment (09:00 of the next business day by default): it waits, it is not dropped;
+* a channel's monthly budget is spent by priority (core.push_budget): what does not fit is held
+  (status held, reason push_budget) until the month changes, and the CCO is told once a month
+  when most of it is spent.
 """
 
 from __future__ import annotations
@@ -21,7 +33,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -29,13 +41,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bots.line.render import render_line
 from bots.slack.render import render_slack
-from core.clock import Clock, SystemClock
+from core import push_budget
+from core.clock import Clock, SystemClock, to_jst
+from core.db.models import Hub, LineChannel
 from core.db.models.outbox import OutboxMessage
 from core.db.models.richmenus import deployed_menu_ids
 from core.db.session import unit_of_work
 from core.domain.enums import OutboxStatus, Platform
+from core.hub_calendar import DEFAULT_CALENDAR, HubCalendar, hub_calendars
 from core.i18n import Catalog
 from core.messages import OutgoingMessage, decode_message
+from core.notify import warn_push_budget
 from core.outbox import policy, store
 from core.outbox.policy import (
     Decision,
@@ -52,7 +68,7 @@ from integrations.line.richmenu_client import RichMenuClient
 from integrations.ratelimit import RateLimiter
 from integrations.slack.client import SlackSender
 from yorozu.bootstrap import Container
-from yorozu.channels import channel_access_token, channel_keys
+from yorozu.channels import DEFAULT_CHANNEL, channel_access_token, channel_keys
 from yorozu.logs import hash_user_id
 
 log = logging.getLogger(__name__)
@@ -75,6 +91,10 @@ class DispatchReport:
     held: int = 0
     cancelled: int = 0
     deferred: int = 0
+    quiet: int = 0
+    """Owner pushes given back to wait for the end of quiet hours or a closed day."""
+    stale: int = 0
+    missed: int = 0
     lost_lease: int = 0
     routes: dict[str, int] = field(default_factory=dict)
 
@@ -139,6 +159,8 @@ class Dispatcher:
         self.catalog = catalog or Catalog.load()
         self._default_line_token = settings.line_channel_access_token.get_secret_value()
         self._line_tokens: dict[str, str] = {}
+        self.grace = timedelta(hours=settings.push_grace_hours)
+        self._budget_warned: set[tuple[str, str]] = set()
 
     # -- the cycle ------------------------------------------------------------------------
 
@@ -158,13 +180,16 @@ class Dispatcher:
             )
         if not claimed.messages:
             return report
+        messages = await self._gate(claimed.messages, report)
+        if not messages:
+            return report
         semaphore = asyncio.Semaphore(self.concurrency)
 
         async def one(message: ClaimedMessage) -> tuple[ClaimedMessage, _Result]:
             async with semaphore:
                 return message, await self._process(message)
 
-        outcomes = await asyncio.gather(*(one(message) for message in claimed.messages))
+        outcomes = await asyncio.gather(*(one(message) for message in messages))
         # One transaction records the whole batch: a commit per message would cap the rate
         # at the database's commit rate, and push counting would contend on one row.
         now = self.clock.now()
@@ -278,6 +303,136 @@ class Dispatcher:
             log.warning(
                 "outbox message failed permanently", extra={**extra, "reason": decision.reason}
             )
+
+    # -- the owner-push gate (quiet hours, closed days, staleness, grace, budget) ------------
+
+    async def _gate(
+        self, messages: list[ClaimedMessage], report: DispatchReport
+    ) -> list[ClaimedMessage]:
+        """Decide which owner pushes may go now; record the others. Answers what goes."""
+        pushes = [m for m in messages if is_owner_push(m)]
+        if not pushes:
+            return messages
+        now = self.clock.now()
+        stopped: set[int] = set()
+        async with unit_of_work(self.container.session_factory) as session:
+            rows = {
+                row_id: (hub_id, priority, not_before)
+                for row_id, hub_id, priority, not_before in (
+                    await session.execute(
+                        select(
+                            OutboxMessage.id,
+                            OutboxMessage.hub_id,
+                            OutboxMessage.priority,
+                            OutboxMessage.not_before,
+                        ).where(OutboxMessage.id.in_([m.id for m in pushes]))
+                    )
+                ).all()
+            }
+            calendars = await hub_calendars(
+                session,
+                [hub for hub, _, _ in rows.values() if hub is not None],
+                today=to_jst(now).date(),
+            )
+            keys = sorted({m.channel_id for m in pushes})
+            budgets = await self._budgets(session, keys)
+            used = {
+                key: await store.push_usage(session, key, now=now)
+                for key in keys
+                if budgets.get(key) is not None
+            }
+            ordered = sorted(pushes, key=lambda m: (rows[m.id][1], rows[m.id][2], m.id))
+            for message in ordered:
+                hub_id, priority, due = rows[message.id]
+                calendar = calendars.get(hub_id, DEFAULT_CALENDAR) if hub_id else DEFAULT_CALENDAR
+                verdict = self._verdict(message, calendar, due, now)
+                if verdict is None:
+                    budget = budgets.get(message.channel_id)
+                    if push_budget.may_spend(
+                        priority, budget=budget, used=used.get(message.channel_id, 0)
+                    ):
+                        if budget is not None:
+                            used[message.channel_id] += 1
+                        continue
+                    verdict = ("held", None)
+                stopped.add(message.id)
+                await self._record_gate(session, message, verdict, report)
+            month = store.jst_month(now)
+            for key, spent in used.items():
+                budget = budgets[key]
+                if (key, month) in self._budget_warned or not push_budget.should_warn(
+                    budget=budget,
+                    used=spent,
+                    warn_fraction=self.container.settings.push_budget_warn_fraction,
+                ):
+                    continue
+                assert budget is not None
+                await warn_push_budget(session, key, used=spent, budget=budget, now=now)
+                self._budget_warned.add((key, month))
+        return [m for m in messages if m.id not in stopped]
+
+    def _verdict(
+        self, message: ClaimedMessage, calendar: HubCalendar, due: datetime, now: datetime
+    ) -> tuple[str, datetime | None] | None:
+        """None: may go now; else (stale | missed | quiet, the time a quiet row waits for)."""
+        stale_after = _stale_after(message.payload)
+        if stale_after is not None and now >= stale_after:
+            return ("stale", None)
+        if now - due > self.grace:
+            return ("missed", None)
+        allowed = calendar.next_push_time(now)
+        if allowed <= now:
+            return None
+        if stale_after is not None and allowed >= stale_after:
+            return ("stale", None)
+        return ("quiet", allowed)
+
+    async def _record_gate(
+        self,
+        session: AsyncSession,
+        message: ClaimedMessage,
+        verdict: tuple[str, datetime | None],
+        report: DispatchReport,
+    ) -> None:
+        what, after = verdict
+        extra = {
+            "outbox_id": message.id,
+            "kind": message.kind,
+            "recipient": hash_user_id(message.recipient),
+        }
+        if what == "quiet":
+            assert after is not None
+            await store.release(session, message, after=after)
+            report.quiet += 1
+            log.info("owner push waits for allowed hours", extra={**extra, "until": after})
+        elif what == "held":
+            await store.mark_held(session, message, reason=push_budget.HELD_REASON)
+            report.held += 1
+            log.warning("owner push held: monthly push budget", extra=extra)
+        else:
+            await store.mark_failed(session, message, reason=what)
+            if what == "stale":
+                report.stale += 1
+            else:
+                report.missed += 1
+            self.metrics.messages_failed.labels("line", what).inc()
+            log.warning("owner push recorded as %s, not sent", what, extra=extra)
+
+    async def _budgets(self, session: AsyncSession, keys: list[str]) -> dict[str, int | None]:
+        """Each channel key's monthly push budget (None: unlimited)."""
+        budgets: dict[str, int | None] = dict.fromkeys(keys)
+        if DEFAULT_CHANNEL in budgets:
+            budgets[DEFAULT_CHANNEL] = self.container.settings.line_monthly_push_budget
+        codes = [key for key in keys if key != DEFAULT_CHANNEL]
+        if codes:
+            found = await session.execute(
+                select(Hub.code, LineChannel.monthly_push_budget)
+                .join(LineChannel, LineChannel.hub_id == Hub.id)
+                .where(Hub.code.in_(codes))
+            )
+            for code, budget in found.all():
+                budgets[code] = budget
+        return budgets
 
     # -- sending --------------------------------------------------------------------------
 
@@ -555,6 +710,31 @@ async def run_dispatcher(
 
 
 LINE_MESSAGES_PER_REQUEST = 5
+
+OWNER_PUSH_EXEMPT_KINDS = frozenset({"reply", "richmenu_link"})
+"""LINE rows that are no push of ours: answers to what the owner just did, and menu links."""
+
+
+def is_owner_push(message: ClaimedMessage) -> bool:
+    """A LINE push to an owner: waits out quiet hours and closed days, counts on the budget."""
+    return message.platform is Platform.LINE and message.kind not in OWNER_PUSH_EXEMPT_KINDS
+
+
+def _stale_after(payload: dict[str, Any]) -> datetime | None:
+    """The earliest `stale_after` of a row's neutral messages (meta), if any."""
+    earliest: datetime | None = None
+    for item in payload.get("messages", ()):
+        raw = (item.get("meta") or {}).get("stale_after") if isinstance(item, dict) else None
+        if not raw:
+            continue
+        try:
+            moment = datetime.fromisoformat(str(raw))
+        except ValueError:
+            continue
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        earliest = moment if earliest is None else min(earliest, moment)
+    return earliest
 
 
 def _neutral_messages(payload: dict[str, Any]) -> list[OutgoingMessage]:

@@ -62,11 +62,30 @@ async def dispatcher_role(container: Any) -> None:
     await run_dispatcher(container)
 
 
+def scheduler_options(settings: Any) -> dict[str, Any]:
+    """What the scheduler takes from settings: job parameters and the Redis lock."""
+    from scheduler.jobs import JobConfig
+
+    return {
+        "config": JobConfig(
+            escalation_hours=settings.escalation_hours,
+            escalation_hq_extra_hours=settings.escalation_hq_extra_hours,
+            retention_days=settings.retention_days,
+        ),
+        "redis_url": settings.redis_url,
+    }
+
+
 async def scheduler_role(container: Any) -> None:
     """The periodic jobs (serve's embedded role; production runs one with a standby)."""
     from scheduler.runner import run_scheduler
 
-    await run_scheduler(container.engine, container.session_factory, container.clock)
+    await run_scheduler(
+        container.engine,
+        container.session_factory,
+        container.clock,
+        **scheduler_options(container.settings),
+    )
 
 
 EMBEDDED_ROLES: tuple[Any, ...] = (worker_role, dispatcher_role, scheduler_role)

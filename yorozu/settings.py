@@ -97,6 +97,21 @@ class Settings(BaseSettings):
     dispatch_poll_seconds: Annotated[float, Field(gt=0)] = 0.5
     send_timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 5.0
     line_quota_refresh_seconds: Annotated[float, Field(ge=0)] = 300.0
+    # Push budget and timing of owner pushes (issue 7, invariant 7).
+    line_monthly_push_budget: Annotated[int | None, Field(ge=0)] = None
+    """The default channel's monthly push budget; None: unlimited (hub channels: line_channels)."""
+    push_budget_warn_fraction: Annotated[float, Field(gt=0, le=1)] = 0.8
+    """Tell the CCO once a month when this share of a channel's budget is spent."""
+    push_grace_hours: Annotated[float, Field(gt=0)] = 24.0
+    """After downtime an owner push this late is recorded as missed instead of sent."""
+    # Scheduler jobs.
+    escalation_hours: Annotated[int, Field(ge=1)] = 24
+    """Business hours a case may wait unclaimed before the CCO is told (a hub's own
+    escalation_hours wins when set)."""
+    escalation_hq_extra_hours: Annotated[int, Field(ge=1)] = 16
+    """Further business hours after which HQ is told too (M = N + this)."""
+    retention_days: Annotated[int, Field(ge=30)] = 1827
+    """Personal data of cases closed this long (5 years) is erased nightly (invariant 8)."""
     worker_concurrency: Annotated[int | None, Field(ge=1, le=256)] = None
     rich_menu_font: str | None = None
 

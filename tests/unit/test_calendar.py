@@ -17,6 +17,9 @@ from core.calendar import (
 )
 from core.clock import JST
 
+NEW_YEAR_CLOSED = (date(2025, 12, 29), date(2025, 12, 30), date(2025, 12, 31), date(2026, 1, 2))
+"""A hub's 年末年始: 12/29 to 1/3 with 1/1 a national holiday and 1/3 a Saturday."""
+
 
 def jst(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
     return datetime(year, month, day, hour, minute, tzinfo=JST)
@@ -52,7 +55,7 @@ def test_is_business_day(day: date, closed: tuple[date, ...], expected: bool) ->
         (date(2026, 5, 1), (), date(2026, 5, 7)),  # Golden Week with its substitute holiday
         (
             date(2025, 12, 26),
-            tuple(date(2025, 12, d) for d in (29, 30, 31)) + (date(2026, 1, 2),),
+            NEW_YEAR_CLOSED,
             date(2026, 1, 5),
         ),  # 年末年始: hub closed 12/29-1/2, 1/1 national, 1/3-4 weekend
     ],
@@ -95,7 +98,7 @@ def test_in_quiet_hours(at: time, start: time, end: time, expected: bool) -> Non
         (jst(2026, 1, 1, 10), (), jst(2026, 1, 2, 9)),  # 元日 (no hub closed days)
         (
             jst(2025, 12, 28, 10),
-            tuple(date(2025, 12, d) for d in (29, 30, 31)) + (date(2026, 1, 2),),
+            NEW_YEAR_CLOSED,
             jst(2026, 1, 5, 9),
         ),
     ],
