@@ -6,25 +6,17 @@ fresh PostgreSQL schema, so these checks do not depend on the migrations.
 
 from __future__ import annotations
 
-import os
-import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import event, func, select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.ext.asyncio import (
-    AsyncEngine,
     AsyncSession,
     async_sessionmaker,
-    create_async_engine,
 )
 
-from core.db.base import Base
 from core.db.models import (
     Booking,
     Business,
@@ -52,62 +44,16 @@ from core.domain.enums import (
     check_transition,
 )
 
-POSTGRES_URL = os.environ.get(
-    "YOROZU_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-)
 NOW = datetime(2026, 6, 2, 1, 0, tzinfo=UTC)
 JST = ZoneInfo("Asia/Tokyo")
 
 
-def _unreachable(why: Exception) -> None:
-    message = f"PostgreSQL at {POSTGRES_URL} is not reachable ({type(why).__name__})"
-    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-        pytest.fail(message, pytrace=False)
-    pytest.skip(message)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-async def db_engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    """The schema from the models, in a fresh SQLite file or a fresh PostgreSQL schema."""
-    schema: str | None = None
-    if request.param == "sqlite":
-        engine = create_async_engine("sqlite+aiosqlite:///" + str(tmp_path / "t.db"))
-
-        @event.listens_for(engine.sync_engine, "connect")
-        def _foreign_keys(dbapi_connection: Any, _record: Any) -> None:
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.close()
-
-    else:
-        schema = f"t_{uuid.uuid4().hex[:12]}"
-        admin = create_async_engine(POSTGRES_URL)
-        try:
-            async with admin.begin() as conn:
-                await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        except OSError as exc:
-            await admin.dispose()
-            _unreachable(exc)
-        await admin.dispose()
-        engine = create_async_engine(
-            POSTGRES_URL, connect_args={"server_settings": {"search_path": schema}}
-        )
-    try:
-        async with engine.begin() as conn:
-            await conn.run_sync(Base.metadata.create_all)
-        yield engine
-    finally:
-        await engine.dispose()
-        if schema is not None:
-            admin = create_async_engine(POSTGRES_URL)
-            async with admin.begin() as conn:
-                await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-            await admin.dispose()
-
-
 @pytest.fixture
-def sessions(db_engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(db_engine, expire_on_commit=False)
+def sessions(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> async_sessionmaker[AsyncSession]:
+    """A migrated, empty database of each backend (the shared fixtures)."""
+    return session_factory
 
 
 async def _hub_co_case(
