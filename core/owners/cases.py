@@ -8,7 +8,7 @@ together); only the queue, which can be rebuilt from the cases table, lives outs
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Final
@@ -137,10 +137,9 @@ async def create_case_from_intake(
     if answers.founding_planned and Topic.FOUNDING not in topics:
         # Not offered as a button (the 13th would not fit); a founder-to-be consults on it.
         topics.insert(0, Topic.FOUNDING)
-    prefix = case_number_prefix(hub.code, fiscal_year(now))
-    case = await add_numbered_case(
+    case = await open_queued_case(
         session,
-        prefix,
+        hub,
         lambda number: Case(
             number=number,
             hub_id=hub.id,
@@ -154,43 +153,20 @@ async def create_case_from_intake(
             created_at=now,
             updated_at=now,
         ),
+        actor_id=person.id,
+        now=now,
+        queue=queue,
+        # Ids and kinds only: the audit log never holds personal data (invariant 9).
+        details={
+            "source": CaseSource.LINE.value,
+            "route": route.reason.value,
+            "business_id": business.id,
+            "business_match": matched.value if matched else "new",
+            "preferred_mode": answers.mode.value if answers.mode else None,
+        },
+        # Self-checks the owner did before the case existed go to the CO with it.
+        before_queue=lambda case: attach_to_case(session, person_id=person.id, case_id=case.id),
     )
-    session.add(
-        CaseStatusHistory(
-            case_id=case.id,
-            from_status=None,
-            to_status=CaseStatus.QUEUED,
-            at=now,
-            actor_kind=ActorKind.PERSON,
-            actor_id=person.id,
-        )
-    )
-    session.add(
-        AuditLog(
-            at=now,
-            actor_kind=ActorKind.PERSON,
-            actor_id=person.id,
-            action="case.created",
-            case_id=case.id,
-            hub_id=hub.id,
-            # Ids and kinds only: the audit log never holds personal data (invariant 9).
-            details={
-                "source": CaseSource.LINE.value,
-                "route": route.reason.value,
-                "business_id": business.id,
-                "business_match": matched.value if matched else "new",
-                "preferred_mode": answers.mode.value if answers.mode else None,
-            },
-        )
-    )
-    await session.flush()
-    # Self-checks the owner did before the case existed go to the CO with it.
-    await attach_to_case(session, person_id=person.id, case_id=case.id)
-    if queue is not None:
-        await queue.enqueue(QueueEntry(case.id, hub.code, QUEUE_PRIORITY, now))
-    from core.coordinators.cards import post_queue_card  # cards read cases; imported late
-
-    await post_queue_card(session, case.id, now=now)
     return CreatedCase(case=case, business=business, hub=hub, route=route, matched=matched)
 
 
@@ -305,6 +281,57 @@ async def _link(
     if exists is None:
         role = "founder-to-be" if planned else "owner"
         session.add(PersonBusiness(person_id=person_id, business_id=business.id, role=role))
+
+
+async def open_queued_case(
+    session: AsyncSession,
+    hub: Hub,
+    build: Callable[[str], Case],
+    *,
+    actor_id: int,
+    now: datetime,
+    queue: HubQueue | None,
+    details: dict[str, object],
+    note: str | None = None,
+    before_queue: Callable[[Case], Awaitable[object]] | None = None,
+) -> Case:
+    """An owner's new case, numbered, with its history and audit rows, queued and carded.
+
+    One place for what every owner-side case needs, so the intake and a follow-up's
+    相談したい cannot drift apart.
+    """
+    case = await add_numbered_case(session, case_number_prefix(hub.code, fiscal_year(now)), build)
+    session.add(
+        CaseStatusHistory(
+            case_id=case.id,
+            from_status=None,
+            to_status=CaseStatus.QUEUED,
+            at=now,
+            actor_kind=ActorKind.PERSON,
+            actor_id=actor_id,
+            note=note,
+        )
+    )
+    session.add(
+        AuditLog(
+            at=now,
+            actor_kind=ActorKind.PERSON,
+            actor_id=actor_id,
+            action="case.created",
+            case_id=case.id,
+            hub_id=hub.id,
+            details=details,
+        )
+    )
+    await session.flush()
+    if before_queue is not None:
+        await before_queue(case)
+    if queue is not None:
+        await queue.enqueue(QueueEntry(case.id, hub.code, QUEUE_PRIORITY, now))
+    from core.coordinators.cards import post_queue_card  # cards read cases; imported late
+
+    await post_queue_card(session, case.id, now=now)
+    return case
 
 
 async def add_numbered_case(

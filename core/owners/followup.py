@@ -14,18 +14,15 @@ follow-up past its expiry is answered politely and not counted.
 
 from __future__ import annotations
 
-import contextlib
 from typing import Final
 
 from sqlalchemy import select
 
-from core.clock import fiscal_year
 from core.conversation import ConversationState
 from core.db.models import (
     AuditLog,
     Business,
     Case,
-    CaseStatusHistory,
     ConsultationRecord,
     Coordinator,
     Hub,
@@ -45,9 +42,8 @@ from core.i18n import Text
 from core.messages import Action, OutgoingMessage
 from core.outbox import store as outbox
 from core.owners import booking, postbacks
-from core.owners.cases import QUEUE_PRIORITY, add_numbered_case, case_number_prefix
+from core.owners.cases import open_queued_case
 from core.owners.context import OwnerContext
-from core.queues.port import QueueEntry, QueueError
 from core.surveys.store import record_answer
 
 FLOW_ID: Final = "followup"
@@ -180,9 +176,9 @@ async def _new_case(ctx: OwnerContext, previous: Case, survey_id: int) -> Case:
         raise LookupError(f"hub {previous.hub_id} does not exist")
     now = ctx.now
     person_id = ctx.owner.person.id
-    case = await add_numbered_case(
+    return await open_queued_case(
         ctx.session,
-        case_number_prefix(hub.code, fiscal_year(now)),
+        hub,
         lambda number: Case(
             number=number,
             hub_id=hub.id,
@@ -195,41 +191,16 @@ async def _new_case(ctx: OwnerContext, previous: Case, survey_id: int) -> Case:
             created_at=now,
             updated_at=now,
         ),
+        actor_id=person_id,
+        now=now,
+        queue=ctx.queue,
+        details={
+            "source": CaseSource.FOLLOWUP.value,
+            "previous_case_id": previous.id,
+            "business_id": previous.business_id,
+        },
+        note=f"follow-up survey {survey_id}",
     )
-    ctx.session.add(
-        CaseStatusHistory(
-            case_id=case.id,
-            from_status=None,
-            to_status=CaseStatus.QUEUED,
-            at=now,
-            actor_kind=ActorKind.PERSON,
-            actor_id=person_id,
-            note=f"follow-up survey {survey_id}",
-        )
-    )
-    ctx.session.add(
-        AuditLog(
-            at=now,
-            actor_kind=ActorKind.PERSON,
-            actor_id=person_id,
-            action="case.created",
-            case_id=case.id,
-            hub_id=hub.id,
-            details={
-                "source": CaseSource.FOLLOWUP.value,
-                "previous_case_id": previous.id,
-                "business_id": previous.business_id,
-            },
-        )
-    )
-    await ctx.session.flush()
-    if ctx.queue is not None:
-        with contextlib.suppress(QueueError):
-            await ctx.queue.enqueue(QueueEntry(case.id, hub.code, QUEUE_PRIORITY, now))
-    from core.coordinators.cards import post_queue_card  # cards read cases; imported late
-
-    await post_queue_card(ctx.session, case.id, now=now)
-    return case
 
 
 async def _previous_co(ctx: OwnerContext, previous: Case) -> Coordinator | None:
