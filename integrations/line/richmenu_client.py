@@ -159,9 +159,9 @@ class RichMenuClient:
         log.info(
             "rich menus deployed",
             extra={
-                "created": result.created,
-                "reused": result.reused,
-                "deleted": len(result.deleted),
+                "menus_created": result.created,
+                "menus_reused": result.reused,
+                "menus_deleted": len(result.deleted),
             },
         )
         return result

@@ -6,6 +6,8 @@ a deploy it accepts is one LINE would accept.
 
 from __future__ import annotations
 
+import logging
+
 import io
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -139,9 +141,17 @@ def test_a_missing_japanese_font_names_the_package_to_install(tmp_path: Path) ->
 
 
 async def test_deploy_creates_the_three_menus_with_images_and_sets_the_default(
-    client: RichMenuClient, line: LineApiStandin, menus: list[RenderedMenu], url: str
+    client: RichMenuClient,
+    line: LineApiStandin,
+    menus: list[RenderedMenu],
+    url: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    # At INFO, as `yorozu line rich-menu deploy` logs: its summary once collided with
+    # LogRecord's own attributes and failed the command after the menus were live.
+    caplog.set_level(logging.INFO, logger="integrations.line.richmenu_client")
     result = await client.deploy(menus, default=DEFAULT_MENU)
+    assert any(r.getMessage() == "rich menus deployed" for r in caplog.records)
 
     assert set(result.ids) == {BEFORE_CONSENT, REGISTERED, BOOKED}
     assert sorted(line.rich_menu_ids()) == sorted(result.ids.values())
