@@ -49,6 +49,29 @@ class ManualClock:
         self.current = when.astimezone(UTC)
 
 
+class OffsetClock:
+    """The system clock moved forward by an offset: the emulator's "skip ahead" control.
+
+    Time keeps running (webhooks, leases and retries behave as in production) while the
+    offset lets a person see tomorrow's reminders today. Only ever moves forward, because
+    the service's records assume time does.
+    """
+
+    def __init__(self, offset: timedelta = timedelta(0)) -> None:
+        if offset < timedelta(0):
+            raise ValueError("OffsetClock only moves forward")
+        self.offset = offset
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+    def advance(self, delta: timedelta) -> datetime:
+        if delta < timedelta(0):
+            raise ValueError("OffsetClock only moves forward")
+        self.offset += delta
+        return self.now()
+
+
 def to_jst(moment: datetime) -> datetime:
     """Show a stored UTC time in Japan time (invariant 10)."""
     if moment.tzinfo is None:

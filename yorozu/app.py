@@ -29,9 +29,38 @@ def create_app(
     clock: Clock | None = None,
     prepare: bool = False,
     background: list[BackgroundRole] | None = None,
+    emulator: bool = False,
 ) -> FastAPI:
+    """`emulator=True` (serve, with `Settings.emulator_on`) starts local LINE and Slack
+    stand-ins, points the service at them, moves its clock on request and serves /emulator."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        active: Settings = settings
+        active_clock: Clock | None = clock
+        runtime: Any = None
+        if emulator:
+            from yorozu.emulator.runtime import EmulatorRuntime
+
+            movable = clock if hasattr(clock, "advance") else None
+            runtime = EmulatorRuntime(settings, movable)  # type: ignore[arg-type]
+            active, active_clock = runtime.start(), runtime.clock
+        try:
+            async with _serving(app, active, active_clock, prepare, background, runtime):
+                yield
+        finally:
+            if runtime is not None:
+                runtime.stop()
+
+    @asynccontextmanager
+    async def _serving(
+        app: FastAPI,
+        settings: Settings,
+        clock: Clock | None,
+        prepare: bool,
+        background: list[BackgroundRole] | None,
+        runtime: Any,
+    ) -> AsyncIterator[None]:
         from bots.line.webhook import LineWebhook, SqlAlchemyHubChannels
         from core.inbox import InboxWriter
         from yorozu.roles import BackgroundTasks
@@ -53,7 +82,10 @@ def create_app(
         )
         try:
             if prepare:
-                await prepare_database(container, demo=settings.seed_demo)
+                await prepare_database(container, demo=settings.seed_demo or runtime is not None)
+            if runtime is not None:
+                await runtime.attach(container)
+                app.state.emulator = runtime
             await writer.start()
             app.state.line_webhook = LineWebhook(
                 sink=writer,
@@ -87,6 +119,10 @@ def create_app(
     from bots.slack.app import slack_router
 
     app.include_router(slack_router(lambda request: getattr(request.app.state, "slack_app", None)))
+    if emulator:
+        from yorozu.emulator.router import emulator_router
+
+        app.include_router(emulator_router())
 
     @app.get("/metrics")
     async def metrics(request: Request) -> Response:

@@ -21,5 +21,11 @@ def background_roles(roles: RoleSet) -> list[BackgroundRole]:
 
 
 def run_http(settings: Settings, *, host: str, port: int, roles: RoleSet) -> None:
-    app = create_app(settings, prepare=roles == "all", background=background_roles(roles))
+    emulator = roles == "all" and settings.emulator_on
+    app = create_app(
+        settings, prepare=roles == "all", background=background_roles(roles), emulator=emulator
+    )
+    if emulator:
+        shown = "127.0.0.1" if host in {"0.0.0.0", "::"} else host
+        print(f"emulator: http://{shown}:{port}/emulator", flush=True)
     uvicorn.run(app, host=host, port=port, log_config=None, proxy_headers=True)

@@ -31,6 +31,12 @@ _DEV_SECRETS = {
 }
 
 
+def _is_placeholder(value: str) -> bool:
+    """`change-me` and friends, as copied from .env.example without being replaced."""
+    folded = value.lower().replace("-", "").replace("_", "")
+    return "changeme" in folded or folded in {"secret", "token", "xxx", "todo"}
+
+
 class Environment(StrEnum):
     development = "development"
     production = "production"
@@ -122,7 +128,10 @@ class Settings(BaseSettings):
     # Salt for hashing platform user ids in logs (invariant 9).
     log_hash_salt: SecretStr = SecretStr("yorozu-dev-log-salt")
     seed_demo: Annotated[bool, Field(description="serve seeds demo COs and partners")] = False
-    timezone: str = "Asia/Tokyo"
+    emulator_enabled: bool | None = None
+    """The emulator page at /emulator (local LINE and Slack stand-ins, a movable clock).
+    Unset: on for the embedded development default with the development secrets, else off.
+    Refused in production and with real secrets: it signs requests with the configured ones."""
 
     @field_validator("database_url")
     @classmethod
@@ -147,6 +156,17 @@ class Settings(BaseSettings):
         return upper
 
     @model_validator(mode="after")
+    def _emulator_only_with_development_secrets(self) -> Settings:
+        if self.emulator_enabled and (
+            self.yorozu_env is Environment.production or not self.uses_development_secrets
+        ):
+            raise SettingError(
+                "EMULATOR_ENABLED",
+                "false in production or with real LINE/Slack secrets (it signs requests with them)",
+            )
+        return self
+
+    @model_validator(mode="after")
     def _production_needs_real_secrets(self) -> Settings:
         if self.yorozu_env is not Environment.production:
             return self
@@ -159,9 +179,35 @@ class Settings(BaseSettings):
         ):
             secret: SecretStr = getattr(self, name)
             value = secret.get_secret_value()
-            if not value or value in _DEV_SECRETS or value == "yorozu-dev-log-salt":
+            if (
+                not value
+                or value in _DEV_SECRETS
+                or value == "yorozu-dev-log-salt"
+                or _is_placeholder(value)
+            ):
                 raise SettingError(name.upper(), "a real secret in production (not the dev value)")
         return self
+
+    @property
+    def uses_development_secrets(self) -> bool:
+        """All four platform secrets are the published development values."""
+        return {
+            self.line_channel_secret.get_secret_value(),
+            self.line_channel_access_token.get_secret_value(),
+            self.slack_signing_secret.get_secret_value(),
+            self.slack_bot_token.get_secret_value(),
+        } <= _DEV_SECRETS
+
+    @property
+    def emulator_on(self) -> bool:
+        """Whether `serve` mounts the emulator (see `emulator_enabled`)."""
+        if self.emulator_enabled is not None:
+            return self.emulator_enabled
+        return (
+            self.yorozu_env is Environment.development
+            and self.is_embedded
+            and self.uses_development_secrets
+        )
 
     @property
     def is_embedded(self) -> bool:

@@ -335,7 +335,10 @@ class SlackApiStandin:
             "reactions.add": self._reactions_add,
         }
         self.app = Starlette(
-            routes=[Route("/api/{method}", self._dispatch, methods=["GET", "POST"])]
+            routes=[
+                Route("/api/{method}", self._dispatch, methods=["GET", "POST"]),
+                Route("/respond/{channel}/{user}/{nonce}", self._respond, methods=["POST"]),
+            ]
         )
 
     # ------------------------------------------------------------------ controls
@@ -414,6 +417,34 @@ class SlackApiStandin:
             self._messages.clear()
             self._triggers.clear()
             self._views.clear()
+
+    def response_url(self, base_url: str, channel: str, user_id: str) -> str:
+        """A response_url for an interaction or slash command by ``user_id`` in ``channel``,
+        served by this stand-in at ``base_url`` (Slack's own are on hooks.slack.com)."""
+        return f"{base_url.rstrip('/')}/respond/{channel}/{user_id}/{secrets.token_hex(8)}"
+
+    async def _respond(self, request: Request) -> Response:
+        """A post to a response_url: an ephemeral answer (the default) or one in the channel."""
+        now = self.clock()
+        channel = request.path_params["channel"]
+        user = request.path_params["user"]
+        try:
+            args = json.loads(await request.body())
+        except ValueError:
+            return JSONResponse({"ok": False, "error": "invalid_json"}, status_code=400)
+        try:
+            text, blocks = self._message_content(args)
+        except SlackError as exc:
+            return JSONResponse({"ok": False, "error": exc.error}, status_code=400)
+        ts = self._next_ts(now)
+        if args.get("response_type") == "in_channel":
+            message = SlackMessage(channel, ts, text, blocks, None, now, dict(args))
+            with self._lock:
+                self._messages[(channel, ts)] = message
+            self.recorder._add("messages", message)
+        else:
+            self.recorder._add("ephemerals", SlackEphemeral(channel, user, ts, text, blocks, now))
+        return JSONResponse({"ok": True})
 
     def message(self, channel: str, ts: str) -> SlackMessage | None:
         with self._lock:

@@ -82,3 +82,56 @@ def test_secrets_never_appear_in_repr_or_errors() -> None:
     with pytest.raises(ValidationError) as caught:
         load_settings(slack_bot_token="xoxb-s3cr3t", database_url="oracle://s3cr3t@x")
     assert "s3cr3t" not in describe_settings_error(caught.value)
+
+
+def test_production_refuses_placeholders_copied_from_env_example() -> None:
+    real = {
+        "line_channel_secret": "a" * 32,
+        "line_channel_access_token": "b" * 40,
+        "slack_signing_secret": "c" * 32,
+        "slack_bot_token": "xoxb-1-2-" + "d" * 24,
+        "log_hash_salt": "e" * 32,
+    }
+    assert load_settings(yorozu_env=Environment.production, **real).yorozu_env == "production"
+    with pytest.raises(ValidationError) as caught:
+        load_settings(yorozu_env=Environment.production, **{**real, "slack_bot_token": "change-me"})
+    assert describe_settings_error(caught.value).startswith(
+        "setting SLACK_BOT_TOKEN: expected a real secret"
+    )
+
+
+@pytest.mark.parametrize(
+    ("overrides", "on"),
+    [
+        ({}, True),  # the embedded development default
+        ({"redis_url": "redis://127.0.0.1:6379/0"}, False),
+        ({"yorozu_env": Environment.test}, False),
+        ({"line_channel_secret": "a-real-one"}, False),
+        ({"redis_url": "redis://127.0.0.1:6379/0", "emulator_enabled": True}, True),
+        ({"emulator_enabled": False}, False),
+    ],
+)
+def test_the_emulator_is_on_only_for_the_embedded_development_default(
+    overrides: dict[str, object], on: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("EMULATOR_ENABLED", "REDIS_URL", "YOROZU_ENV", "LINE_CHANNEL_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    assert load_settings(**overrides).emulator_on is on
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"yorozu_env": Environment.production},
+        {"line_channel_secret": "a-real-channel-secret"},
+        {"slack_bot_token": "xoxb-a-real-token"},
+    ],
+)
+def test_the_emulator_is_refused_in_production_and_with_real_secrets(
+    overrides: dict[str, object],
+) -> None:
+    with pytest.raises(ValidationError) as caught:
+        load_settings(emulator_enabled=True, **overrides)
+    message = describe_settings_error(caught.value)
+    assert message.startswith("setting EMULATOR_ENABLED: expected false in production")
+    assert "a-real" not in message
