@@ -6,9 +6,8 @@ a deploy it accepts is one LINE would accept.
 
 from __future__ import annotations
 
-import logging
-
 import io
+import logging
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
