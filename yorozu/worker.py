@@ -132,6 +132,7 @@ async def _loop(
                 worker_id,
                 policy=policy,
                 hash_key=hash_user_id,
+                observe=observer(container),
             )
         except Exception as error:  # the database is away: wait, then try again
             log.error(
@@ -144,6 +145,23 @@ async def _loop(
         pause = idle_wait
         if not busy:
             await _idle(container, stop, idle_wait)
+
+
+def observer(container: Container) -> Any:
+    """The worker's share of /metrics: events handled, failed and dead, and handler time."""
+    metrics = container.metrics
+
+    def observe(platform: str, outcome: str, seconds: float) -> None:
+        if outcome == "handled":
+            metrics.events_handled.labels(platform).inc()
+            metrics.handler_seconds.labels(platform).observe(seconds)
+        elif outcome == "failed":
+            metrics.events_failed.labels(platform).inc()
+        elif outcome == "dead":
+            metrics.events_failed.labels(platform).inc()
+            metrics.events_dead.labels(platform).inc()
+
+    return observe
 
 
 async def _idle(container: Container, stop: asyncio.Event, idle_wait: float) -> None:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -47,6 +48,8 @@ Handler = Callable[[AsyncSession, InboxEvent], Awaitable[None]]
 """Handles one event inside the transaction that marks it done: its writes commit with it."""
 
 KeyHasher = Callable[[str], str]
+Observer = Callable[[str, str, float], None]
+"""Told (platform, outcome, seconds) after each event: outcome is handled, failed or dead."""
 """Turns an ordering key (which holds a platform user id) into something safe to log."""
 
 _E = InboxEvent
@@ -259,6 +262,7 @@ async def handle_next(
     policy: RetryPolicy = DEFAULT_POLICY,
     rng: random.Random | None = None,
     hash_key: KeyHasher | None = None,
+    observe: Observer | None = None,
 ) -> bool:
     """Handle one due head event; False when there was none to take.
 
@@ -269,12 +273,15 @@ async def handle_next(
     the event simply stays pending.
     """
     claimed: tuple[int, int, str, str] | None = None
+    platform = ""
+    started = time.perf_counter()
     try:
         async with session_factory() as session, session.begin():
             event = await _claim(session, now)
             if event is None:
                 return False
             claimed = (event.id, event.attempts, event.ordering_key, event.kind)
+            platform = str(event.platform)
             await handler(session, event)
             await session.execute(
                 update(_E)
@@ -286,7 +293,7 @@ async def handle_next(
         if claimed is None:
             raise
         event_id, attempts, key, kind = claimed
-        await _record_failure(
+        outcome = await _record_failure(
             session_factory,
             event_id=event_id,
             seen_attempts=attempts,
@@ -302,7 +309,11 @@ async def handle_next(
                 **({"person": hash_key(key)} if hash_key else {}),
             },
         )
+        if observe is not None and outcome is not None:
+            observe(platform, outcome, time.perf_counter() - started)
         return True
+    if observe is not None:
+        observe(platform, "handled", time.perf_counter() - started)
     event_id, _, key, kind = claimed
     log.debug(
         "inbox event handled",
@@ -326,7 +337,8 @@ async def _record_failure(
     policy: RetryPolicy,
     rng: random.Random | None,
     log_extra: dict[str, Any],
-) -> None:
+) -> str | None:
+    """Count the failure; "failed" or "dead", or None when another worker had counted it."""
     failures = seen_attempts + 1
     dead = failures >= policy.max_attempts
     values: dict[str, Any] = {
@@ -350,14 +362,15 @@ async def _record_failure(
             .execution_options(synchronize_session=False)
         )
     if getattr(result, "rowcount", 0) != 1:
-        return
+        return None
     if dead:
         log.error("inbox event dead", extra={**log_extra, "attempts": failures})
-    else:
-        log.warning(
-            "inbox event failed, will retry",
-            extra={**log_extra, "attempts": failures, "retry_at": values["next_attempt_at"]},
-        )
+        return "dead"
+    log.warning(
+        "inbox event failed, will retry",
+        extra={**log_extra, "attempts": failures, "retry_at": values["next_attempt_at"]},
+    )
+    return "failed"
 
 
 async def list_dead(session: AsyncSession, *, limit: int = 100) -> list[DeadEvent]:

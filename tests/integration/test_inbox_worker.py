@@ -10,6 +10,7 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import func, select
@@ -368,3 +369,36 @@ async def test_events_committed_out_of_id_order_still_never_run_at_once(
     assert await asyncio.wait_for(first, 10) is True
     assert await handle_next(session_factory, write_a_row, clock.now(), "w2") is True
     assert await usage_marks(session_factory) == ["ev1"]
+
+
+async def test_the_worker_counts_what_it_handled_failed_and_parked_for_metrics(
+    session_factory: Factory, clock: ManualClock
+) -> None:
+    from yorozu.metrics import Metrics
+    from yorozu.worker import observer
+
+    metrics = Metrics()
+    container = SimpleNamespace(metrics=metrics)
+    observe = observer(container)  # type: ignore[arg-type]
+
+    async def broken(session: AsyncSession, event: InboxEvent) -> None:
+        raise RuntimeError("handler broke")
+
+    await store(session_factory, clock, [new_event(1, "U1"), new_event(2, "U2")])
+    once = RetryPolicy(max_attempts=2, base=timedelta(seconds=1), jitter=0.0)
+    assert await handle_next(
+        session_factory, broken, clock.now(), "w", policy=once, observe=observe
+    )
+    assert await handle_next(
+        session_factory, write_a_row, clock.now(), "w", policy=once, observe=observe
+    )
+    clock.advance(timedelta(seconds=1))
+    assert await handle_next(
+        session_factory, broken, clock.now(), "w", policy=once, observe=observe
+    )
+
+    exposed = (await metrics.render()).decode()
+    assert 'yorozu_events_handled_total{platform="line"} 1.0' in exposed
+    assert 'yorozu_events_failed_total{platform="line"} 2.0' in exposed
+    assert 'yorozu_events_dead_total{platform="line"} 1.0' in exposed
+    assert 'yorozu_handler_seconds_count{platform="line"} 1.0' in exposed
