@@ -205,7 +205,7 @@ async def book_consultation(
     )
     await plan_booking_reminders(session, booking, now=now)
     await notify_referrer(session, case.id, "booked", now=now, detail={"booking_id": booking.id})
-    await _show_on_card(session, case, owner_co, booking, now=now)
+    await show_booking_on_card(session, case, owner_co, booking, now=now)
     when = when_text(booking.starts_at)
     mode_text = Text(f"coordinators.mode.{booking.mode.value}")
     await _dm(
@@ -240,9 +240,11 @@ async def book_consultation(
     return booking
 
 
-async def _show_on_card(
+async def show_booking_on_card(
     session: AsyncSession, case: Case, owner_co: Coordinator, booking: Booking, *, now: datetime
 ) -> None:
+    """The queue card names the CO and the date, and offers no claim once a slot is booked,
+    whether the CO booked it from Slack or the owner on LINE."""
     hub = await session.get(Hub, case.hub_id)
     if hub is None:
         return

@@ -584,6 +584,11 @@ async def _mark_booked(ctx: OwnerContext, case: Case, booking: Booking) -> None:
         with suppress(QueueError):
             await ctx.queue.claim(case.id, booking.co_id, now=ctx.now)
     await ctx.session.flush()
+    from core.coordinators.booking import show_booking_on_card
+
+    co = await ctx.session.get(Coordinator, booking.co_id)
+    if co is not None:
+        await show_booking_on_card(ctx.session, case, co, booking, now=ctx.now)
     # A partner who handed the case over hears that a consultation is booked (and when).
     from core.partners.status import ReferrerStep, notify_referrer
 

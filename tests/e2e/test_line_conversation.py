@@ -233,6 +233,17 @@ async def test_follow_consent_intake_booking_change_and_cancel(
     assert booking.status is BookingStatus.CONFIRMED
     [case] = await _rows(service, m.Case)
     assert case.status is CaseStatus.BOOKED
+    # The hub's queue card in Slack now names the slot's CO and the date, with no 担当する.
+    co = next(c for c in await _rows(service, m.Coordinator) if c.id == booking.co_id)
+    updates = [
+        row
+        for row in await _rows(service, m.OutboxMessage)
+        if row.kind == "slack_update" and row.case_id == case.id
+    ]
+    assert len(updates) == 1
+    shown = json.dumps(updates[0].payload, ensure_ascii=False)
+    assert co.name in shown
+    assert "case.claim" not in shown
 
     # 予約の確認・変更 → move to another slot, then cancel it with a confirmation.
     listing = await phone._send({"type": "postback", "postback": {"data": "a=menu.bookings"}})
