@@ -446,6 +446,8 @@ async def _pick(ctx: OwnerContext, values: dict[str, str]) -> None:
     if slot is None or co_id not in preferences:
         await _say_offers(ctx, case, (Text("booking.slot_gone"),), move_from=move_from)
         return
+    if await _assigned_meanwhile(ctx, case, co_id, move_from=move_from):
+        return
     booking = await repository.hold_slot(
         ctx.session, case_id=case.id, hub_id=case.hub_id, slot=slot, now=ctx.now
     )
@@ -460,6 +462,26 @@ async def _pick(ctx: OwnerContext, values: dict[str, str]) -> None:
     await reminders.plan_booking_reminders(ctx.session, booking, now=ctx.now)
     confirmed = Text("booking.moved") if old is not None else Text("booking.confirmed")
     ctx.say(OutgoingMessage(texts=(confirmed,), card=await booking_card(ctx, booking)))
+
+
+async def _assigned_meanwhile(
+    ctx: OwnerContext, case: Case, co_id: int, *, move_from: int | None
+) -> bool:
+    """A CO took the case after these times were offered: offer that CO's own times.
+
+    Without this the tap would book the other CO and silently take the case from the one
+    who had just claimed it in Slack. If the assigned CO has no free time, any CO will do.
+    """
+    assigned = case.assigned_co_id
+    if assigned is None or assigned == co_id:
+        return False
+    offers = await _offers(ctx, case)
+    co = await ctx.session.get(Coordinator, assigned)
+    if co is None or not any(slot.co_id == assigned for slot in offers):
+        return False
+    intro = (Text("booking.co_assigned", co=_co_text(co)),)
+    ctx.say(_offer_message(ctx, case, offers, intro, move_from=move_from))
+    return True
 
 
 async def _day(ctx: OwnerContext, values: dict[str, str]) -> None:

@@ -509,3 +509,32 @@ async def test_a_hundred_owners_racing_for_one_slot_get_one_booking(
         )
     assert active == 1
     assert booked_cases == 1
+
+
+async def test_a_co_who_takes_the_case_meanwhile_keeps_it_when_the_owner_books(
+    owners: Owners, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    owner = await owners.new(1, ["it_digital"])
+    [offer] = await owners.start(owner)  # 鈴木's times: she covers IT
+    case = await _case(session_factory, owner)
+    async with session_factory() as session, session.begin():
+        takahashi = await session.scalar(select(Coordinator).where(Coordinator.name == "高橋 浩二"))
+        assert takahashi is not None
+        claimed = await session.get(Case, case.id)
+        assert claimed is not None
+        claimed.assigned_co_id = takahashi.id  # 高橋さん took it from the card in Slack
+
+    [again] = await owners.tap(owner, slot_buttons(offer)[0].data)
+
+    assert ja(again.texts[0]) == (
+        "ご相談の担当が 高橋 浩二 コーディネーター に決まりました。"
+        "担当者の空き枠からお選びください。"
+    )
+    assert {postbacks.decode(a.data)[1]["co"] for a in slot_buttons(again)} == {str(takahashi.id)}
+    assert await _bookings(session_factory) == []
+
+    [confirmation] = await owners.tap(owner, slot_buttons(again)[0].data)
+    assert confirmation.card is not None
+    [held] = await _bookings(session_factory)
+    assert held.co_id == takahashi.id
+    assert (await _case(session_factory, owner)).assigned_co_id == takahashi.id
