@@ -34,6 +34,9 @@ def test_every_service_command_is_a_cli_command() -> None:
         if not command or command[0] != "yorozu":
             continue
         assert command[1] in commands, f"{name}: yorozu {command[1]} is not a CLI command"
+        # Its options too: parsing fails on an option the command does not have.
+        sub = cli.commands[command[1]]  # type: ignore[attr-defined]
+        sub.make_context(command[1], list(command[2:]))
 
 
 def test_app_services_migrate_before_they_start() -> None:

@@ -10,7 +10,9 @@ import asyncio
 import contextlib
 import signal
 import sys
+from typing import Annotated
 
+import typer
 from pydantic import ValidationError
 
 from yorozu.settings import Settings, describe_settings_error, load_settings
@@ -27,7 +29,7 @@ def _settings() -> Settings:
         raise SystemExit(2) from None
 
 
-async def _main(settings: Settings) -> None:
+async def _main(settings: Settings, metrics_port: int | None = None) -> None:
     from yorozu.bootstrap import bootstrap
     from yorozu.dispatcher import run_dispatcher
 
@@ -37,17 +39,30 @@ async def _main(settings: Settings) -> None:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
     container = await bootstrap(settings)
+    stop_metrics = None
+    if metrics_port:
+        from yorozu.metrics import serve_metrics
+
+        stop_metrics = serve_metrics(container.metrics, metrics_port)
     try:
         await run_dispatcher(container, stop=stop)
     finally:
+        if stop_metrics is not None:
+            stop_metrics()
         await container.aclose()
 
 
-def dispatcher_command() -> None:
+MetricsPort = Annotated[
+    int | None,
+    typer.Option(help="Serve this process's counters at :PORT/metrics for Prometheus.", min=1),
+]
+
+
+def dispatcher_command(metrics_port: MetricsPort = None) -> None:
     """Send the outbox: deliver due messages through LINE and Slack, with retries."""
     from yorozu.logs import configure_logging
 
     settings = _settings()
     configure_logging(settings)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_main(settings))
+        asyncio.run(_main(settings, metrics_port))

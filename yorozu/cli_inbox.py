@@ -105,6 +105,10 @@ def worker_command(
         int | None,
         typer.Option(help="Worker loops (PostgreSQL; default 8). SQLite always runs one.", min=1),
     ] = None,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(help="Serve this process's counters at :PORT/metrics for Prometheus.", min=1),
+    ] = None,
 ) -> None:
     """Handle stored inbox events (production: its own process, scaled separately)."""
     from yorozu.logs import configure_logging
@@ -121,11 +125,18 @@ def worker_command(
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
+        stop_metrics = None
+        if metrics_port:
+            from yorozu.metrics import serve_metrics
+
+            stop_metrics = serve_metrics(container.metrics, metrics_port)
         try:
             await run_worker(
                 container, build_handler(container), concurrency=concurrency, stop=stop
             )
         finally:
+            if stop_metrics is not None:
+                stop_metrics()
             await container.aclose()
 
     asyncio.run(main())

@@ -107,3 +107,23 @@ class Metrics:
         for refresh in self._refreshers:
             await refresh()
         return generate_latest(self.registry)
+
+
+def serve_metrics(metrics: Metrics, port: int, host: str = "0.0.0.0") -> Callable[[], None]:
+    """Expose a background role's own counters at http://host:port/metrics.
+
+    The worker and the dispatcher count what only they see (events handled, messages sent,
+    LINE quota) but serve no HTTP, so in production each gets this small endpoint for
+    Prometheus to scrape. A thread, not the role's event loop: scraping never delays work.
+    Returns the function that stops it.
+    """
+    from prometheus_client import start_http_server
+
+    server, thread = start_http_server(port, addr=host, registry=metrics.registry)
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+    return stop
