@@ -459,6 +459,8 @@ async def _pick(ctx: OwnerContext, values: dict[str, str]) -> None:
         await reminders.cancel_booking_reminders(ctx.session, old, reason="booking_moved")
         await _tell_co_moved(ctx, old, booking, case)
     await _mark_booked(ctx, case, booking)
+    if old is None or old.co_id != booking.co_id:
+        await _tell_co_booked(ctx, case, booking)
     await reminders.plan_booking_reminders(ctx.session, booking, now=ctx.now)
     confirmed = Text("booking.moved") if old is not None else Text("booking.confirmed")
     ctx.say(OutgoingMessage(texts=(confirmed,), card=await booking_card(ctx, booking)))
@@ -636,6 +638,16 @@ async def _tell_co_moved(ctx: OwnerContext, old: Booking, new: Booking, case: Ca
         text = Text("booking.co_cancelled", case=case.number, when=old_when)
         key = f"booking:{old.id}:cancelled:co"
     await _tell_co(ctx, co, text, key=key, booking=old)
+
+
+async def _tell_co_booked(ctx: OwnerContext, case: Case, booking: Booking) -> None:
+    """The CO whose hour the owner took hears of it at once, not from the next digest."""
+    co = await ctx.session.get(Coordinator, booking.co_id)
+    if co is None:
+        return
+    when = when_text(booking.starts_at, booking.ends_at)
+    text = Text("booking.co_booked", case=case.number, when=when)
+    await _tell_co(ctx, co, text, key=f"booking:{booking.id}:booked:co", booking=booking)
 
 
 async def _tell_co(

@@ -353,7 +353,7 @@ async def test_a_hand_over_from_the_modal_to_the_closed_case(service: Service) -
     [claimed_card] = slack.recorder.messages_in(INTAKE)  # the same message, updated
     assert claimed_card.ts == card.ts
     [update] = slack.recorder.updates_in(INTAKE)
-    assert f"担当：{CO_NAME}" in (update.text or "")
+    assert f"担当: {CO_NAME}" in (update.text or "")
     labels = json.dumps(claimed_card.blocks, ensure_ascii=False)
     assert "担当する" not in labels
     assert "相談結果を記録" in labels

@@ -390,7 +390,13 @@ async def test_moving_keeps_the_old_slot_until_the_new_one_is_held(
     assert new.status is BookingStatus.CONFIRMED
     assert to_jst(new.starts_at).hour == 16
     assert (await _case(session_factory, owner)).status is CaseStatus.BOOKED
-    [notice] = await _slack_rows(session_factory)
+    booked, notice = await _slack_rows(session_factory)
+    # The CO heard of the booking when it was made, then of the move.
+    assert booked.idempotency_key == f"booking:{old.id}:booked:co"
+    assert ja(decode_message(booked.payload["messages"][0]).texts[0]) == (
+        "【新規予約】受付番号 13-2026-000001 の相談が、相談者の方により LINE から "
+        "6月2日(火) 13:00〜14:00 で予約されました。"
+    )
     assert notice.idempotency_key == f"booking:{old.id}:moved:co"
     text = decode_message(notice.payload["messages"][0]).texts[0]
     assert ja(text) == (
@@ -432,7 +438,7 @@ async def test_cancelling_asks_first_then_frees_the_slot_and_tells_the_co(
     case = await _case(session_factory, owner)
     assert case.status is CaseStatus.CLAIMED
     assert case.assigned_co_id == owners.setup.suzuki.id
-    [notice] = await _slack_rows(session_factory)
+    _booked, notice = await _slack_rows(session_factory)
     assert notice.idempotency_key == f"booking:{cancelled.id}:cancelled:co"
     assert notice.kind == "slack_message"
     assert notice.status is OutboxStatus.PENDING
@@ -446,7 +452,7 @@ async def test_cancelling_asks_first_then_frees_the_slot_and_tells_the_co(
     # Cancelling twice (a second tap on the old button) changes nothing more.
     [again] = await owners.tap(owner, button(question, booking.CANCEL_CONFIRM))
     assert again.texts[0].key == "booking.not_found"
-    assert len(await _slack_rows(session_factory)) == 1
+    assert len(await _slack_rows(session_factory)) == 2
     [empty] = await owners.show(owner)
     assert empty.texts[0].key == "booking.list.none"
 

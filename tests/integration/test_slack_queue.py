@@ -377,7 +377,7 @@ async def test_twenty_coordinators_click_at_once_and_one_owns_the_case(
     (card,) = harness.slack.recorder.messages_in(HUB_CHANNEL)
     (update,) = harness.slack.recorder.updates_in(HUB_CHANNEL)
     assert update.ts == card.ts
-    assert f"担当：{owner.name}" in (update.text or "")
+    assert f"担当: {owner.name}" in (update.text or "")
     assert "担当する" not in json.dumps(update.blocks, ensure_ascii=False)
     told = [n for n in range(20) if co_user(n) != owner.slack_user_id]
     for n in told:
@@ -414,7 +414,7 @@ async def test_eyes_on_the_card_claims_it(harness: Harness, world: dict[str, int
         assert case is not None
         assert case.status is CaseStatus.CLAIMED
     (update,) = harness.slack.recorder.updates_in(HUB_CHANNEL)
-    assert "担当：担当05" in (update.text or "")
+    assert "担当: 担当05" in (update.text or "")
 
 
 async def _claim(harness: Harness, world: dict[str, int], n: int = 1) -> None:
