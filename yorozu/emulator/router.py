@@ -144,7 +144,7 @@ def emulator_router() -> APIRouter:
                     }
                 )
         return {
-            "followed": runtime.followed,
+            "followed": user_id in runtime.followed,
             "messages": messages,
             "rich_menu": _rich_menu(runtime, user_id),
         }
@@ -163,11 +163,11 @@ def emulator_router() -> APIRouter:
         event = body.event
         prepared: SignedRequest
         if event.type == "follow":
-            prepared = owner.follow(unblocked=runtime.followed is False and _ever_followed(runtime))
-            runtime.followed = True
+            prepared = owner.follow(unblocked=_ever_followed(runtime, owner.user_id))
+            runtime.followed.add(owner.user_id)
         elif event.type == "unfollow":
             prepared = owner.unfollow()
-            runtime.followed = False
+            runtime.followed.discard(owner.user_id)
         elif event.type == "message":
             if not event.text:
                 raise HTTPException(422, "text: a message needs some text")
@@ -195,8 +195,9 @@ def emulator_router() -> APIRouter:
     return router
 
 
-def _ever_followed(runtime: EmulatorRuntime) -> bool:
-    return bool(runtime.platforms.line.recorder.deliveries_to(runtime.owner_id))
+def _ever_followed(runtime: EmulatorRuntime, user_id: str) -> bool:
+    """A follow after a block is LINE's "unblocked" follow."""
+    return bool(runtime.platforms.line.recorder.deliveries_to(user_id))
 
 
 def _rich_menu(runtime: EmulatorRuntime, user_id: str) -> dict[str, Any] | None:
@@ -255,6 +256,7 @@ def _slack_state(runtime: EmulatorRuntime, user: str, channels: list[Any]) -> di
     return {
         "channels": {channel.id: _current(runtime, channel.id) for channel in channels},
         "dm": _current(runtime, slack.dm_channel_for(user)),
+        "dm_channel": slack.dm_channel_for(user),
         "ephemerals": [
             {
                 "channel": e.channel,
@@ -291,9 +293,16 @@ def _slack_request(
         action = dict(interaction["action"])
         if container.get("type") == "view":
             return person.click_in_view(str(container["view_id"]), action)
+        if not container.get("ts"):
+            raise ValueError("buttons on ephemeral messages are not supported by the emulator")
         return person.click_in_message(str(container["channel"]), str(container["ts"]), action)
     if kind == "view_submission":
-        return person.submit(str(interaction["view_id"]), dict(interaction.get("values") or {}))
+        # The page's own copy of the view wins: after a response_action update or push only
+        # the page knows what the modal shows.
+        shown = interaction.get("view") if isinstance(interaction.get("view"), dict) else None
+        return person.submit(
+            str(interaction["view_id"]), dict(interaction.get("values") or {}), view=shown
+        )
     if kind == "view_closed":
         return person.close(str(interaction["view_id"]))
     if kind == "app_home_opened":

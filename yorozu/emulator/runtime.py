@@ -53,7 +53,8 @@ class EmulatorRuntime:
         self.platforms = LocalPlatforms(settings, self.clock)
         self.settings = settings
         self.owner_id = make_line_user_id("yorozu-emulator-owner")
-        self.followed = False
+        self.followed: set[str] = set()
+        """LINE users who follow the account now (the phone shows 友だち追加 for the others)."""
         self._specs: list[JobSpec] = []
         self._sessions: Any = None
 

@@ -103,9 +103,18 @@ class SlackPerson:
             }
         )
 
-    def submit(self, view_id: str, values: dict[str, dict[str, Any]]) -> SignedRequest:
-        """Press a modal's submit button with its inputs' state (block → action → state)."""
-        view = dict(self.slack.view(view_id) or {"id": view_id})
+    def submit(
+        self,
+        view_id: str,
+        values: dict[str, dict[str, Any]],
+        *,
+        view: dict[str, Any] | None = None,
+    ) -> SignedRequest:
+        """Press a modal's submit button with its inputs' state (block → action → state).
+
+        `view` is the modal as the client shows it, when that differs from Slack's record
+        (a response_action update the client applied); by default Slack's record."""
+        view = dict(view or self.slack.view(view_id) or {"id": view_id})
         view["state"] = {"values": values}
         return self._interaction(
             {"type": "view_submission", "trigger_id": self._trigger(), "view": view}
