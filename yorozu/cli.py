@@ -11,9 +11,8 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 import typer
-from pydantic import ValidationError
 
-from yorozu.settings import Settings, describe_settings_error, load_settings
+from yorozu.settings import Settings, settings_for_command
 
 app = typer.Typer(
     name="yorozu",
@@ -26,14 +25,7 @@ app.add_typer(db_app, name="db")
 
 
 def _settings() -> Settings:
-    try:
-        return load_settings()
-    except ValidationError as exc:
-        typer.echo(describe_settings_error(exc), err=True)
-        raise typer.Exit(code=2) from None
-    except ValueError as exc:
-        typer.echo(f"settings: {exc}", err=True)
-        raise typer.Exit(code=2) from None
+    return settings_for_command()
 
 
 def _run(main: Callable[[], Awaitable[Any]]) -> Any:

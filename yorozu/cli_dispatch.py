@@ -9,24 +9,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-import sys
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 
-from yorozu.settings import Settings, describe_settings_error, load_settings
+from yorozu.settings import Settings, settings_for_command
 
 
 def _settings() -> Settings:
-    try:
-        return load_settings()
-    except ValidationError as exc:
-        print(describe_settings_error(exc), file=sys.stderr)
-        raise SystemExit(2) from None
-    except ValueError as exc:
-        print(f"settings: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
+    return settings_for_command()
 
 
 async def _main(settings: Settings, metrics_port: int | None = None) -> None:

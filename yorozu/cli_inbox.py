@@ -12,26 +12,18 @@ from collections.abc import Sequence
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 
 from core.clock import to_jst
 from core.db.session import unit_of_work
 from core.inbox import DeadEvent, list_dead, replay
 from yorozu.bootstrap import Container, bootstrap
-from yorozu.settings import Settings, describe_settings_error, load_settings
+from yorozu.settings import Settings, settings_for_command
 
 inbox_app = typer.Typer(help="The inbox: dead events and their replay.", no_args_is_help=True)
 
 
 def _settings() -> Settings:
-    try:
-        return load_settings()
-    except ValidationError as exc:
-        typer.echo(describe_settings_error(exc), err=True)
-        raise typer.Exit(code=2) from None
-    except ValueError as exc:
-        typer.echo(f"settings: {exc}", err=True)
-        raise typer.Exit(code=2) from None
+    return settings_for_command()
 
 
 async def dead_events(container: Container, *, limit: int = 100) -> list[DeadEvent]:

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 
 from bots.line.richmenu import RenderedMenu, build_menus
 from core.db.models.richmenus import record_deployment
@@ -21,7 +20,7 @@ from core.owners.richmenus import DEFAULT_MENU, PRIVACY_LINK
 from integrations.line.richmenu_client import DeployResult, RichMenuClient, RichMenuDeployError
 from yorozu.bootstrap import Container, bootstrap
 from yorozu.channels import DEFAULT_CHANNEL, channel_access_token
-from yorozu.settings import Settings, describe_settings_error, load_settings
+from yorozu.settings import Settings, settings_for_command
 
 line_app = typer.Typer(help="LINE official account tools.", no_args_is_help=True)
 rich_menu_app = typer.Typer(help="The rich menus under the chat.", no_args_is_help=True)
@@ -31,14 +30,7 @@ ClientFactory = Callable[[str], RichMenuClient]
 
 
 def _settings() -> Settings:
-    try:
-        return load_settings()
-    except ValidationError as exc:
-        typer.echo(describe_settings_error(exc), err=True)
-        raise typer.Exit(code=2) from None
-    except ValueError as exc:
-        typer.echo(f"settings: {exc}", err=True)
-        raise typer.Exit(code=2) from None
+    return settings_for_command()
 
 
 def render_menus(settings: Settings, *, locale: str = "ja") -> list[RenderedMenu]:

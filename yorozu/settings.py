@@ -254,5 +254,19 @@ def load_settings(**overrides: object) -> Settings:
     return Settings(**overrides)  # type: ignore[arg-type]
 
 
+def settings_for_command(**overrides: object) -> Settings:
+    """Settings for a CLI command: a bad one prints one line on stderr and exits with 2,
+    before anything connects (the same for every command)."""
+    import sys
+
+    try:
+        return load_settings(**overrides)
+    except ValidationError as exc:
+        print(describe_settings_error(exc), file=sys.stderr)
+    except ValueError as exc:
+        print(f"settings: {exc}", file=sys.stderr)
+    raise SystemExit(2)
+
+
 def env_file_present() -> bool:
     return Path(os.getcwd(), ".env").exists()

@@ -135,3 +135,19 @@ def test_the_emulator_is_refused_in_production_and_with_real_secrets(
     message = describe_settings_error(caught.value)
     assert message.startswith("setting EMULATOR_ENABLED: expected false in production")
     assert "a-real" not in message
+
+
+@pytest.mark.parametrize("command", [["seed"], ["db", "current"], ["dispatcher"], ["demo"]])
+def test_every_command_stops_on_a_bad_setting_with_one_line_and_exit_2(
+    command: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from typer.testing import CliRunner
+
+    from yorozu.cli import app
+
+    monkeypatch.setenv("LOG_LEVEL", "s3cr3t")
+    result = CliRunner().invoke(app, command)
+    assert result.exit_code == 2
+    shown = capsys.readouterr().err + result.output
+    assert "setting LOG_LEVEL: expected one of DEBUG, INFO, WARNING, ERROR" in shown
+    assert "s3cr3t" not in shown

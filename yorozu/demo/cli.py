@@ -16,9 +16,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 
-from yorozu.settings import Settings, describe_settings_error, load_settings
+from yorozu.settings import Settings, settings_for_command
 
 
 class Language(StrEnum):
@@ -59,14 +58,7 @@ def demo_command(lang: Lang = Language.ja, keep: Keep = None, verbose: Verbose =
 def _settings(path: Path) -> Settings:
     from yorozu.demo.story import demo_overrides
 
-    try:
-        return load_settings(**demo_overrides(path))
-    except ValidationError as exc:
-        typer.echo(describe_settings_error(exc), err=True)
-        raise typer.Exit(code=2) from None
-    except ValueError as exc:
-        typer.echo(f"settings: {exc}", err=True)
-        raise typer.Exit(code=2) from None
+    return settings_for_command(**demo_overrides(path))
 
 
 def _quiet_logs(settings: Settings, *, verbose: bool) -> None:

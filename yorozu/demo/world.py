@@ -164,21 +164,10 @@ class World:
     # -- people --------------------------------------------------------------------------
 
     def line_owner(self, user_id: str) -> LineOwner:
-        return LineOwner(
-            user_id=user_id,
-            channel_secret=self.settings.line_channel_secret.get_secret_value(),
-            clock=self.clock,
-            reply_token=self.platforms.line.issue_reply_token,
-        )
+        return self.platforms.line_owner(self.settings, self.clock, user_id)
 
     def slack_person(self, user_id: str) -> SlackPerson:
-        return SlackPerson(
-            user_id=user_id,
-            team_id=self.platforms.team_id,
-            signing_secret=self.settings.slack_signing_secret.get_secret_value(),
-            slack=self.platforms.slack,
-            slack_base_url=self.platforms.slack_url,
-        )
+        return self.platforms.slack_person(self.settings, user_id)
 
     # -- acting --------------------------------------------------------------------------
 

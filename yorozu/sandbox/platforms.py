@@ -14,6 +14,8 @@ from integrations.standins import (
     create_line_api,
     create_slack_api,
 )
+from yorozu.sandbox.line_owner import LineOwner
+from yorozu.sandbox.slack_person import SlackPerson
 from yorozu.settings import Settings
 
 DEFAULT_LINE_CHANNEL_ID = "2000000001"
@@ -58,6 +60,25 @@ class LocalPlatforms:
                 "line_data_api_base_url": AnyHttpUrl(line.url),
                 "slack_api_base_url": AnyHttpUrl(slack.url + "/api/"),
             }
+        )
+
+    def line_owner(self, settings: Settings, clock: Clock, user_id: str) -> LineOwner:
+        """A LINE user whose events are signed with `settings`' channel secret."""
+        return LineOwner(
+            user_id=user_id,
+            channel_secret=settings.line_channel_secret.get_secret_value(),
+            clock=clock,
+            reply_token=self.line.issue_reply_token,
+        )
+
+    def slack_person(self, settings: Settings, user_id: str) -> SlackPerson:
+        """A Slack user of this workspace, signing with `settings`' signing secret."""
+        return SlackPerson(
+            user_id=user_id,
+            team_id=self.team_id,
+            signing_secret=settings.slack_signing_secret.get_secret_value(),
+            slack=self.slack,
+            slack_base_url=self.slack_url,
         )
 
     def stop(self) -> None:
