@@ -20,12 +20,11 @@ from core.db.session import unit_of_work
 from core.digests import weekly_digests
 from core.escalation import EscalationPolicy, escalate_unclaimed
 from core.outbox import store as outbox
-from core.retention import erase_expired
+from core.retention import run_retention
 
 log = logging.getLogger(__name__)
 
 Sessions = async_sessionmaker[AsyncSession]
-RETENTION_BATCH = 200
 
 
 @dataclass(frozen=True)
@@ -75,17 +74,11 @@ async def cco_weekly_digest(sessions: Sessions, clock: Clock) -> int:
 
 
 async def retention(sessions: Sessions, clock: Clock, config: JobConfig) -> int:
-    """Erase the personal data of long-closed cases, a batch per transaction."""
-    total = 0
-    period = timedelta(days=config.retention_days)
-    while True:
-        async with unit_of_work(sessions) as session:
-            report = await erase_expired(
-                session, now=clock.now(), retention=period, limit=RETENTION_BATCH
-            )
-        total += report.cases
-        if report.cases < RETENTION_BATCH:
-            break
-    if total:
-        log.info("personal data of closed cases erased", extra={"count": total})
-    return total
+    """Erase personal data past its period: closed cases, inactive people, raw messages
+    (core.retention), a batch per transaction."""
+    report = await run_retention(
+        sessions, now=clock.now(), retention=timedelta(days=config.retention_days)
+    )
+    if report.total:
+        log.info("personal data past its period erased", extra=report.as_dict())
+    return report.total

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.db.models import ChannelIdentity, ConsentRecord, ConversationStateRow, Person
-from core.db.models.selfchecks import SelfCheckResult
+from core import erasure
+from core.db.models import ChannelIdentity, ConsentRecord, Person
 from core.domain.enums import ConsentNotice, Platform
 from core.i18n import Text
 from core.i18n.catalog import resolve_locale
@@ -178,33 +178,16 @@ async def erase_person(
 ) -> None:
     """Erase personal data on request (APPI); counts and anonymous aggregates stay.
 
-    The person row stays (cases and consultations point at it) with every personal field
-    blanked; the conversation state, which holds what was typed, goes entirely.
+    Everything personal tied to the person goes (core.erasure): names and contacts, their
+    LINE user id (a tombstone replaces it, so writing again starts afresh), dialogs,
+    self-checks, the free text of their cases, their survey comments, the raw events they
+    sent and the messages sent to them; waiting messages are cancelled, consents withdrawn,
+    and an audit row with ids and counts only records it. The rows stay.
     """
-    person = owner.person
-    person.display_name = None
-    person.family_name = None
-    person.given_name = None
-    person.phone = None
-    person.email = None
-    person.erased_at = now
-    await session.execute(
-        delete(ConversationStateRow).where(
-            ConversationStateRow.platform == Platform.LINE.value,
-            ConversationStateRow.channel_id == event.channel_key,
-            ConversationStateRow.user_id == event.user_id,
-        )
+    await erasure.erase_person(
+        session, owner.person.id, now=now, reason=erasure.ErasureReason.REQUEST
     )
-    # Self-check answers describe the business's figures: they go with the person.
-    await session.execute(delete(SelfCheckResult).where(SelfCheckResult.person_id == person.id))
-    for record in await session.scalars(
-        select(ConsentRecord).where(
-            ConsentRecord.person_id == person.id, ConsentRecord.withdrawn_at.is_(None)
-        )
-    ):
-        record.withdrawn_at = now
     owner.consented = False
-    await outbox.cancel_for_recipient(session, event.channel_key, event.user_id)
 
 
 def is_delete_request(text: str | None) -> bool:
