@@ -46,7 +46,7 @@ def create_app(
             runtime = EmulatorRuntime(settings, movable)  # type: ignore[arg-type]
             active, active_clock = runtime.start(), runtime.clock
         try:
-            async with _serving(app, active, active_clock, prepare, background, runtime):
+            async with _serving(app, active, active_clock, runtime):
                 yield
         finally:
             if runtime is not None:
@@ -54,13 +54,10 @@ def create_app(
 
     @asynccontextmanager
     async def _serving(
-        app: FastAPI,
-        settings: Settings,
-        clock: Clock | None,
-        prepare: bool,
-        background: list[BackgroundRole] | None,
-        runtime: Any,
+        app: FastAPI, settings: Settings, clock: Clock | None, runtime: Any
     ) -> AsyncIterator[None]:
+        """The service itself, on the settings and clock it runs with (the emulator's when
+        it is on: they point at the local stand-ins and can be moved forward)."""
         from bots.line.webhook import LineWebhook, SqlAlchemyHubChannels
         from core.inbox import InboxWriter
         from yorozu.roles import BackgroundTasks

@@ -30,6 +30,7 @@ from yorozu.app import create_app
 from yorozu.bootstrap import Container
 from yorozu.dispatcher import Dispatcher
 from yorozu.handlers import build_handler
+from yorozu.sandbox import line_actions
 from yorozu.seed import seed
 from yorozu.settings import load_settings
 
@@ -162,20 +163,7 @@ def texts(messages: list[dict[str, Any]]) -> str:
 
 def actions(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Every tappable action in some LINE messages: quick replies and flex buttons."""
-    found: list[dict[str, Any]] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if node.get("type") in {"postback", "datetimepicker"} and "data" in node:
-                found.append(node)
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(messages)
-    return found
+    return line_actions(messages)
 
 
 def find_action(messages: list[dict[str, Any]], label: str) -> dict[str, Any]:

@@ -87,6 +87,7 @@ from scheduler.jobs import JobConfig
 from yorozu.bootstrap import Container
 from yorozu.dispatcher import Dispatcher
 from yorozu.handlers import build_handler
+from yorozu.sandbox import line_actions
 from yorozu.seed import seed
 from yorozu.settings import DEV_LINE_CHANNEL_ACCESS_TOKEN, DEV_SLACK_BOT_TOKEN, load_settings
 
@@ -259,20 +260,8 @@ class LineOwner:
 
 
 def actions(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if node.get("type") in {"postback", "datetimepicker"} and "data" in node:
-                found.append(node)
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(messages)
-    return found
+    """Every tappable action in some LINE messages: quick replies and flex buttons."""
+    return line_actions(messages)
 
 
 def find_action(messages: list[dict[str, Any]], label: str) -> dict[str, Any]:

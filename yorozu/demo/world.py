@@ -36,7 +36,7 @@ from yorozu.demo.timeline import Entry, Timeline
 from yorozu.dispatcher import Dispatcher
 from yorozu.handlers import Handler, build_handler
 from yorozu.roles import scheduler_options
-from yorozu.sandbox import LineOwner, LocalPlatforms, SignedRequest, SlackPerson
+from yorozu.sandbox import LineOwner, LocalPlatforms, SignedRequest, SlackPerson, line_actions
 from yorozu.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -86,24 +86,6 @@ class Seen:
 
 
 # -- reading what arrived ---------------------------------------------------------------------
-
-
-def line_actions(messages: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Every tappable postback in some LINE messages: quick replies, flex buttons, pickers."""
-    found: list[dict[str, Any]] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if node.get("type") in {"postback", "datetimepicker"} and "data" in node:
-                found.append(node)
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(list(messages))
-    return found
 
 
 def find_postback(

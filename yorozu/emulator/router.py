@@ -16,7 +16,7 @@ from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, Field
 
 from core.clock import JST, OffsetClock, to_jst
-from yorozu.emulator.runtime import EmulatorRuntime
+from yorozu.emulator.runtime import OWNER_DISPLAY_NAME, EmulatorRuntime
 from yorozu.sandbox import SignedRequest
 
 STATIC = Path(__file__).parent / "static"
@@ -87,7 +87,7 @@ def emulator_router() -> APIRouter:
         default = next((p for p in personas if p.role == "co" and "東京" in p.org), None)
         default = default or (personas[0] if personas else None)
         return {
-            "owner": {"user_id": runtime.owner_id, "display_name": "山田 花子"},
+            "owner": {"user_id": runtime.owner_id, "display_name": OWNER_DISPLAY_NAME},
             "line": {"account_name": "よろず支援拠点"},
             "slack": {
                 "team_id": runtime.platforms.team_id,

@@ -6,9 +6,9 @@ platform signs them, sent to the service's own webhooks; what the service sends 
 in the stand-ins, where it is read. Nothing here calls the core directly.
 """
 
-from yorozu.sandbox.line_owner import LineOwner
+from yorozu.sandbox.line_owner import LineOwner, line_actions
 from yorozu.sandbox.platforms import LocalPlatforms
 from yorozu.sandbox.signed import SignedRequest
 from yorozu.sandbox.slack_person import SlackPerson
 
-__all__ = ["LineOwner", "LocalPlatforms", "SignedRequest", "SlackPerson"]
+__all__ = ["LineOwner", "LocalPlatforms", "SignedRequest", "SlackPerson", "line_actions"]

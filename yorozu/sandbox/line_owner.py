@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,3 +75,22 @@ class LineOwner:
             separators=(",", ":"),
         ).encode()
         return SignedRequest(self.path, body, line_headers(self.channel_secret, body))
+
+
+def line_actions(messages: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every tappable postback in some LINE messages (quick replies, flex and template
+    buttons, date pickers): what the owner's phone lets them tap."""
+    found: list[dict[str, Any]] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("type") in {"postback", "datetimepicker"} and "data" in node:
+                found.append(node)
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(list(messages))
+    return found
