@@ -8,9 +8,7 @@ and the hub's quiet hours.
 * A business day is a weekday that is neither a Japanese public holiday (the maintained
   `holidays` package, JP: substitute and citizens' holidays included) nor one of the hub's
   closed days.
-* Owners get pushes only on business days and outside the quiet hours (21:00-09:00 by
-  default, invariant 7): a push due at another time waits for the next allowed moment, which
-  is the end of the quiet hours (09:00) of the next business day.
+* When owners may get a push is not a matter of business days: see core.push_window.
 * Escalation counts business hours (09:00-17:00 on business days).
 """
 
@@ -24,8 +22,6 @@ import holidays
 
 from core.clock import JST, to_jst
 
-DEFAULT_QUIET_START = time(21, 0)
-DEFAULT_QUIET_END = time(9, 0)
 DAY_START = time(9, 0)
 DAY_END = time(17, 0)
 
@@ -67,64 +63,9 @@ def business_day_on_or_after(day: date, closed_days: Collection[date] = ()) -> d
     return day if is_business_day(day, closed_days) else next_business_day(day, closed_days)
 
 
-def in_quiet_hours(moment: time, quiet_start: time, quiet_end: time) -> bool:
-    """Whether a local time of day falls in [quiet_start, quiet_end), wrapping past midnight.
-
-    Equal start and end mean no quiet hours at all.
-    """
-    if quiet_start == quiet_end:
-        return False
-    if quiet_start < quiet_end:
-        return quiet_start <= moment < quiet_end
-    return moment >= quiet_start or moment < quiet_end
-
-
 def jst_at(day: date, at: time) -> datetime:
     """A Japan-time calendar day and time of day, as an aware datetime in Japan time."""
     return datetime.combine(day, at, tzinfo=JST)
-
-
-def next_allowed_push_time(
-    moment: datetime,
-    *,
-    quiet_start: time = DEFAULT_QUIET_START,
-    quiet_end: time = DEFAULT_QUIET_END,
-    closed_days: Collection[date] = (),
-) -> datetime:
-    """The earliest moment at or after `moment` at which an owner may get a push (UTC).
-
-    `moment` itself when it is allowed; otherwise the end of the quiet hours that day or the
-    next, moved on to the first allowed time of the next business day when that day is closed.
-    """
-    local = to_jst(moment)
-    for _ in range(_MAX_DAYS * 2):
-        day = local.date()
-        if not is_business_day(day, closed_days):
-            opening = next_business_day(day, closed_days)
-            local = jst_at(opening, time(0, 0))
-            if in_quiet_hours(time(0, 0), quiet_start, quiet_end):
-                local = jst_at(opening, quiet_end)
-            continue
-        clock_time = local.time()
-        if not in_quiet_hours(clock_time, quiet_start, quiet_end):
-            return local.astimezone(UTC)
-        # In the quiet hours: they end at quiet_end, today when it is still ahead, else tomorrow.
-        end_day = day if clock_time < quiet_end else day + timedelta(days=1)
-        local = jst_at(end_day, quiet_end)
-    raise ValueError("no allowed push time within a year: check the closed days")
-
-
-def push_allowed(
-    moment: datetime,
-    *,
-    quiet_start: time = DEFAULT_QUIET_START,
-    quiet_end: time = DEFAULT_QUIET_END,
-    closed_days: Collection[date] = (),
-) -> bool:
-    allowed = next_allowed_push_time(
-        moment, quiet_start=quiet_start, quiet_end=quiet_end, closed_days=closed_days
-    )
-    return allowed == moment.astimezone(UTC)
 
 
 def business_hours_between(

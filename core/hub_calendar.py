@@ -1,8 +1,9 @@
-"""A hub's quiet hours and closed days, read from the database for the pure calendar.
+"""A hub's owner push window and closed days, read from the database for the pure calendar.
 
-`core.calendar` takes plain values; this module looks them up: the hub's `quiet_start`,
-`quiet_end` and its HubClosedDay rows. A row without a hub (the national account) gets the
-defaults: 21:00-09:00 and national holidays only.
+`core.calendar` and `core.push_window` take plain values; this module looks them up: the hub's
+`quiet_start` (the window closes) and `quiet_end` (it opens), and its HubClosedDay rows. A row
+without a hub (the national account) gets the defaults: pushes 08:00-21:00 every day, and
+national holidays only as closed days.
 """
 
 from __future__ import annotations
@@ -14,30 +15,20 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.calendar import (
-    DEFAULT_QUIET_END,
-    DEFAULT_QUIET_START,
-    business_hours_between,
-    is_business_day,
-    next_allowed_push_time,
-    next_business_day,
-)
+from core.calendar import business_hours_between, is_business_day, next_business_day
 from core.db.models import Hub, HubClosedDay
+from core.push_window import DEFAULT_WINDOW, PushWindow
 
 
 @dataclass(frozen=True)
 class HubCalendar:
-    quiet_start: time = DEFAULT_QUIET_START
-    quiet_end: time = DEFAULT_QUIET_END
+    push_window: PushWindow = field(default_factory=PushWindow)
+    """When owners may get pushes: every day alike, closed days included."""
     closed_days: frozenset[date] = field(default_factory=frozenset)
+    """The hub's own closed days: they hold what needs its staff, not owners' pushes."""
 
     def next_push_time(self, moment: datetime) -> datetime:
-        return next_allowed_push_time(
-            moment,
-            quiet_start=self.quiet_start,
-            quiet_end=self.quiet_end,
-            closed_days=self.closed_days,
-        )
+        return self.push_window.next_at_or_after(moment)
 
     def is_business_day(self, day: date) -> bool:
         return is_business_day(day, self.closed_days)
@@ -77,12 +68,25 @@ async def hub_calendars(
         closed[hub_id].add(day)
     return {
         hub_id: HubCalendar(
-            quiet_start=quiet_start or DEFAULT_QUIET_START,
-            quiet_end=quiet_end or DEFAULT_QUIET_END,
-            closed_days=frozenset(closed[hub_id]),
+            push_window=window_of(quiet_start, quiet_end), closed_days=frozenset(closed[hub_id])
         )
         for hub_id, quiet_start, quiet_end in hubs
     }
+
+
+def window_of(quiet_start: time | None, quiet_end: time | None) -> PushWindow:
+    """A hub's push window from its columns: its quiet hours start when the window closes."""
+    return PushWindow(
+        opens=quiet_end or DEFAULT_WINDOW.opens, closes=quiet_start or DEFAULT_WINDOW.closes
+    )
+
+
+async def push_window(session: AsyncSession, hub_id: int | None) -> PushWindow:
+    """The hub's owner push window (the default for no hub); one identity-mapped read."""
+    hub = await session.get(Hub, hub_id) if hub_id is not None else None
+    if hub is None:
+        return DEFAULT_WINDOW
+    return window_of(hub.quiet_start, hub.quiet_end)
 
 
 async def hub_calendar(session: AsyncSession, hub_id: int | None, *, today: date) -> HubCalendar:

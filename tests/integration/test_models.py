@@ -133,7 +133,7 @@ async def test_defaults_and_enums_are_stored_as_values(
         hub = await session.get(Hub, hub_id)
         assert hub is not None
         assert hub.followup_months == [1, 3, 6, 12, 24]
-        assert (hub.quiet_start.hour, hub.quiet_end.hour) == (21, 9)
+        assert (hub.quiet_start.hour, hub.quiet_end.hour) == (21, 8)  # push window 08:00-21:00
         raw = await session.execute(
             text("SELECT status, source, priority, phase FROM cases WHERE id = :id"),
             {"id": case_id},

@@ -1,19 +1,16 @@
-"""Business days, quiet hours and business hours in Japan time (tables)."""
+"""Business days and business hours in Japan time (tables); the push window has its own."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime
 
 import pytest
 
 from core.calendar import (
     add_business_hours,
     business_hours_between,
-    in_quiet_hours,
     is_business_day,
-    next_allowed_push_time,
     next_business_day,
-    push_allowed,
 )
 from core.clock import JST
 
@@ -62,71 +59,6 @@ def test_is_business_day(day: date, closed: tuple[date, ...], expected: bool) ->
 )
 def test_next_business_day(day: date, closed: tuple[date, ...], expected: date) -> None:
     assert next_business_day(day, closed) == expected
-
-
-@pytest.mark.parametrize(
-    ("at", "start", "end", "expected"),
-    [
-        (time(20, 59), time(21), time(9), False),
-        (time(21, 0), time(21), time(9), True),
-        (time(23, 59), time(21), time(9), True),
-        (time(0, 0), time(21), time(9), True),
-        (time(8, 59), time(21), time(9), True),
-        (time(9, 0), time(21), time(9), False),
-        (time(1, 0), time(0), time(7), True),  # quiet hours not wrapping midnight
-        (time(7, 0), time(0), time(7), False),
-        (time(3, 0), time(9), time(9), False),  # equal: no quiet hours
-    ],
-)
-def test_in_quiet_hours(at: time, start: time, end: time, expected: bool) -> None:
-    assert in_quiet_hours(at, start, end) is expected
-
-
-@pytest.mark.parametrize(
-    ("due", "closed", "expected"),
-    [
-        (jst(2026, 6, 2, 10), (), jst(2026, 6, 2, 10)),  # allowed: unchanged
-        (jst(2026, 6, 2, 20, 59), (), jst(2026, 6, 2, 20, 59)),
-        (jst(2026, 6, 2, 21), (), jst(2026, 6, 3, 9)),  # quiet starts: next morning
-        (jst(2026, 6, 3, 8, 59), (), jst(2026, 6, 3, 9)),
-        (jst(2026, 6, 3, 9), (), jst(2026, 6, 3, 9)),
-        (jst(2026, 6, 5, 22), (), jst(2026, 6, 8, 9)),  # Friday night → Monday
-        (jst(2026, 6, 6, 12), (), jst(2026, 6, 8, 9)),  # Saturday noon → Monday
-        (jst(2026, 6, 3, 12), (date(2026, 6, 3),), jst(2026, 6, 4, 9)),  # closed day
-        (jst(2026, 5, 1, 22), (), jst(2026, 5, 7, 9)),  # Golden Week
-        (jst(2026, 5, 6, 15), (), jst(2026, 5, 7, 9)),  # the substitute holiday
-        (jst(2026, 1, 1, 10), (), jst(2026, 1, 2, 9)),  # 元日 (no hub closed days)
-        (
-            jst(2025, 12, 28, 10),
-            NEW_YEAR_CLOSED,
-            jst(2026, 1, 5, 9),
-        ),
-    ],
-)
-def test_next_allowed_push_time(
-    due: datetime, closed: tuple[date, ...], expected: datetime
-) -> None:
-    allowed = next_allowed_push_time(due, closed_days=closed)
-    assert allowed == expected
-    assert allowed.tzinfo is UTC
-    assert push_allowed(allowed, closed_days=closed)
-
-
-def test_next_allowed_push_time_per_hub_quiet_hours() -> None:
-    # A hub quiet from 20:00 to 08:00.
-    hub = {"quiet_start": time(20), "quiet_end": time(8)}
-    assert next_allowed_push_time(jst(2026, 6, 2, 20, 30), **hub) == jst(2026, 6, 3, 8)
-    assert next_allowed_push_time(jst(2026, 6, 3, 8, 30), **hub) == jst(2026, 6, 3, 8, 30)
-    # Quiet hours that do not wrap midnight open at 00:00 on the next business day.
-    early = {"quiet_start": time(0), "quiet_end": time(7)}
-    assert next_allowed_push_time(jst(2026, 6, 6, 23), **early) == jst(2026, 6, 8, 7)
-    late = {"quiet_start": time(22), "quiet_end": time(23)}
-    assert next_allowed_push_time(jst(2026, 6, 6, 23), **late) == jst(2026, 6, 8, 0)
-
-
-def test_input_zone_does_not_matter() -> None:
-    # 12:30 UTC is 21:30 JST: quiet.
-    assert next_allowed_push_time(datetime(2026, 6, 2, 12, 30, tzinfo=UTC)) == jst(2026, 6, 3, 9)
 
 
 @pytest.mark.parametrize(

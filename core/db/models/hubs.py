@@ -53,8 +53,9 @@ class Hub(Base):
     name_en: Mapped[str] = mapped_column(String(100))
     implementing_org_ja: Mapped[str] = mapped_column(String(200))
     quiet_start: Mapped[time] = mapped_column(default=time(21, 0))
-    """Local (Japan) time from which owners get no push (invariant 7)."""
-    quiet_end: Mapped[time] = mapped_column(default=time(9, 0))
+    """Japan time at which the owners' push window closes each day (invariant 7)."""
+    quiet_end: Mapped[time] = mapped_column(default=time(8, 0))
+    """Japan time at which it opens again; every day alike (core.push_window)."""
     followup_months: Mapped[list[int]] = mapped_column(JSON, default=_default_followup_months)
     """Months after a case closes when the owner is asked how things went."""
     escalation_hours: Mapped[int] = mapped_column(default=24)
