@@ -38,6 +38,7 @@ from core.i18n import Text
 from core.messages import OutgoingMessage
 from core.queues.port import HubQueue, QueueError
 from core.reminders.bookings import plan_booking_reminders
+from core.reminders.scheduled import owner_address
 
 SEARCH_DAYS = 21
 """How far ahead the modal looks for free slots (as far as an owner's offers look)."""
@@ -203,17 +204,19 @@ async def book_consultation(
         starts_at=booking.starts_at.isoformat(),
         mode=booking.mode.value,
     )
-    await plan_booking_reminders(session, booking, now=now)
+    reminded = await plan_booking_reminders(session, booking, now=now)
     await notify_referrer(session, case.id, "booked", now=now, detail={"booking_id": booking.id})
     await show_booking_on_card(session, case, owner_co, booking, now=now)
     when = when_text(booking.starts_at)
     mode_text = Text(f"coordinators.mode.{booking.mode.value}")
+    done = [Text("coordinators.book.done", number=case.number, when=when, mode=mode_text)]
+    if not reminded and await owner_address(session, case.person_id) is not None:
+        # The owner is on LINE but it starts too soon for a reminder: the CO should know.
+        done.append(Text("coordinators.book.no_reminder"))
     await _dm(
         session,
         co,
-        OutgoingMessage(
-            texts=(Text("coordinators.book.done", number=case.number, when=when, mode=mode_text),)
-        ),
+        OutgoingMessage(texts=tuple(done)),
         now=now,
         key=f"booking:{booking.id}:co-booked",
         case_id=case.id,

@@ -461,9 +461,11 @@ async def _pick(ctx: OwnerContext, values: dict[str, str]) -> None:
     await _mark_booked(ctx, case, booking)
     if old is None or old.co_id != booking.co_id:
         await _tell_co_booked(ctx, case, booking)
-    await reminders.plan_booking_reminders(ctx.session, booking, now=ctx.now)
-    confirmed = Text("booking.moved") if old is not None else Text("booking.confirmed")
-    ctx.say(OutgoingMessage(texts=(confirmed,), card=await booking_card(ctx, booking)))
+    planned = await reminders.plan_booking_reminders(ctx.session, booking, now=ctx.now)
+    texts = [Text("booking.moved") if old is not None else Text("booking.confirmed")]
+    if not planned:
+        texts.append(Text("booking.no_reminder"))
+    ctx.say(OutgoingMessage(texts=tuple(texts), card=await booking_card(ctx, booking)))
 
 
 async def _assigned_meanwhile(

@@ -1,14 +1,22 @@
 """Booking reminders: by default the day before (10:00 Japan time) and two hours before.
 
-Planned when a booking is confirmed (core/owners/booking.py calls `plan_booking_reminders`),
-cancelled when it is moved or cancelled (`cancel_booking_reminders`; a move books a new
-booking, which gets reminders of its own), and planned again by the scheduler's safety net
-(`plan_missing_booking_reminders`) for any confirmed booking that has none, such as one made
-from Slack. Reminders go on any day, holidays included: the dispatcher holds a push that falls
-in the quiet hours or on a closed day, and drops one that could only arrive after the start.
+Planned when a booking is confirmed (core/owners/booking.py and core/coordinators/booking.py
+call `plan_booking_reminders`), cancelled when it is moved or cancelled
+(`cancel_booking_reminders`; a move books a new booking, which gets reminders of its own), and
+planned again by the scheduler's safety net (`plan_missing_booking_reminders`) for any
+confirmed booking that has none.
+
+A reminder is a promise, so it is planned inside the owners' push window (core.push_window)
+before it is written: a reminder whose ideal moment is outside the window moves to the last
+allowed moment before it, earlier and never later (the two-hours-before reminder of a 09:00
+booking goes at 20:00 the evening before). Waiting for the next allowed moment instead is how
+such reminders used to arrive after the start and be dropped as stale. A reminder that cannot
+be planned at least an hour after the booking and an hour before the start is not planned at
+all, and the confirmation says so; none is written only to be dropped.
 
 Each reminder carries three buttons: 予約を確認 (reminder.confirm), 変更 (booking.move) and
-キャンセル (booking.cancel); the booking flow already owns the last two.
+キャンセル (booking.cancel); the booking flow already owns the last two. Its wording follows
+the day it goes: 本日 on the day, 明日 the day before, the date when earlier.
 """
 
 from __future__ import annotations
@@ -25,9 +33,11 @@ from core.calendar import jst_at, jst_day
 from core.clock import to_jst
 from core.db.models import Booking, Case, Coordinator, Hub, OutboxMessage
 from core.domain.enums import BookingMode, BookingStatus, HubKind, OutboxStatus
+from core.hub_calendar import push_window
 from core.i18n import Text
 from core.messages import Action, Card, OutgoingMessage
 from core.owners import postbacks
+from core.push_window import DEFAULT_WINDOW, PushWindow
 from core.reminders.scheduled import add_planned_push, owner_address
 
 CONFIRM_ACTION: Final = "reminder.confirm"
@@ -74,8 +84,13 @@ class ReminderSettings:
     )
     priority: int = 10
     """Booking reminders come first in the month's push budget (lower goes first)."""
-    min_lead: timedelta = timedelta(minutes=30)
-    """A reminder due less than this before the start is not planned: it would say nothing."""
+    min_lead: timedelta = timedelta(hours=1)
+    """A reminder due less than this before the start is not planned: the owner could not act
+    on it (come, or change the booking) in time."""
+    min_after: timedelta = timedelta(hours=1)
+    """Nor one due within this of now (the booking): it would only repeat the confirmation."""
+    min_apart: timedelta = timedelta(hours=1)
+    """Two reminders closer than this are one: the one nearer the start is kept."""
 
 
 DEFAULT_REMINDERS: Final = ReminderSettings()
@@ -91,22 +106,28 @@ def _key_prefix(booking_id: int) -> str:
 
 
 def reminder_times(
-    starts_at: datetime, now: datetime, settings: ReminderSettings = DEFAULT_REMINDERS
+    starts_at: datetime,
+    now: datetime,
+    settings: ReminderSettings = DEFAULT_REMINDERS,
+    window: PushWindow = DEFAULT_WINDOW,
 ) -> list[tuple[ReminderOffset, datetime]]:
-    """The reminders still worth planning for a booking, as (offset, due), earliest first.
+    """The reminders worth planning for a booking, as (offset, due in UTC), earliest first.
 
-    Pure: a reminder already past, or due too close to the start, is left out; two offsets
-    that fall on the same moment send once (the first named).
+    Pure. Each offset's ideal moment moves back into the push window (never later); one that
+    then falls within `min_after` of now or `min_lead` of the start is left out, and of two
+    closer than `min_apart` the one nearer the start is kept.
     """
-    planned: list[tuple[ReminderOffset, datetime]] = []
-    seen: set[datetime] = set()
+    candidates: list[tuple[ReminderOffset, datetime]] = []
     for offset in settings.offsets:
-        due = offset.due(starts_at)
-        if due <= now or due > starts_at - settings.min_lead or due in seen:
+        due = window.latest_at_or_before(offset.due(starts_at))
+        if due < now + settings.min_after or due > starts_at - settings.min_lead:
             continue
-        seen.add(due)
-        planned.append((offset, due))
-    return sorted(planned, key=lambda item: item[1])
+        candidates.append((offset, due))
+    kept: list[tuple[ReminderOffset, datetime]] = []
+    for offset, due in sorted(candidates, key=lambda item: item[1], reverse=True):
+        if all(abs(other - due) >= settings.min_apart for _, other in kept):
+            kept.append((offset, due))
+    return sorted(kept, key=lambda item: item[1])
 
 
 # -- the message -----------------------------------------------------------------------------
@@ -129,9 +150,19 @@ def _place(booking: Booking, hub: Hub | None) -> Text:
     return Text(f"booking.mode.{booking.mode.value}")
 
 
+def _intro(booking: Booking, sent_at: datetime, when: Text) -> Text:
+    """The first line, true to the day it is read: 本日, 明日, or the date further ahead."""
+    days = (jst_day(booking.starts_at) - jst_day(sent_at)).days
+    if days <= 0:
+        return Text("reminder.booking.today", start=to_jst(booking.starts_at), when=when)
+    if days == 1:
+        return Text("reminder.booking.day_before", when=when)
+    return Text("reminder.booking.ahead", when=when)
+
+
 def reminder_message(
     booking: Booking,
-    offset: ReminderOffset,
+    sent_at: datetime,
     *,
     hub: Hub | None,
     co: Coordinator | None,
@@ -146,9 +177,8 @@ def reminder_message(
         rows.append((Text("booking.card.co"), Text("reminder.booking.co", name=co.name)))
     if case_number:
         rows.append((Text("booking.card.number"), Text("common.verbatim", value=case_number)))
-    intro = "reminder.booking.day_before" if offset.days_before else "reminder.booking.soon"
     return OutgoingMessage(
-        texts=(Text(intro, when=when),),
+        texts=(_intro(booking, sent_at, when),),
         card=Card(
             title=Text("reminder.booking.title"),
             rows=tuple(rows),
@@ -177,30 +207,31 @@ async def plan_booking_reminders(
     *,
     now: datetime,
     settings: ReminderSettings = DEFAULT_REMINDERS,
-) -> int:
-    """Queue the booking's reminders in the caller's transaction; answers how many are new.
+) -> list[datetime]:
+    """Queue the booking's reminders in the caller's transaction; answers when they go (UTC).
 
-    Only a confirmed booking of an owner we can reach on LINE gets any. Planning again (the
-    safety net, a redelivered event) finds the keys taken and adds nothing.
+    Only a confirmed booking of an owner we can reach on LINE gets any; an empty answer means
+    the owner gets none (the confirmation says so). Planning again (the safety net, a
+    redelivered event) finds the keys taken and writes nothing, but answers the same times.
     """
     if booking.status is not BookingStatus.CONFIRMED:
-        return 0
-    due_times = reminder_times(booking.starts_at, now, settings)
+        return []
+    window = await push_window(session, booking.hub_id)
+    due_times = reminder_times(booking.starts_at, now, settings, window)
     if not due_times:
-        return 0
+        return []
     case = await session.get(Case, booking.case_id)
     address = await owner_address(session, case.person_id if case is not None else None)
     if address is None:
-        return 0
+        return []
     hub = await session.get(Hub, booking.hub_id)
     co = await session.get(Coordinator, booking.co_id)
-    planned = 0
     for offset, due in due_times:
-        row = await add_planned_push(
+        await add_planned_push(
             session,
             address,
             reminder_message(
-                booking, offset, hub=hub, co=co, case_number=case.number if case else None
+                booking, due, hub=hub, co=co, case_number=case.number if case else None
             ),
             kind=KIND,
             key=reminder_key(booking.id, offset),
@@ -211,8 +242,7 @@ async def plan_booking_reminders(
             case_id=booking.case_id,
             hub_id=booking.hub_id,
         )
-        planned += row is not None
-    return planned
+    return [due for _, due in due_times]
 
 
 async def cancel_booking_reminders(
@@ -276,5 +306,7 @@ async def plan_missing_booking_reminders(
     planned = 0
     for booking in bookings:
         if booking.id not in has_some:
-            planned += await plan_booking_reminders(session, booking, now=now, settings=settings)
+            planned += len(
+                await plan_booking_reminders(session, booking, now=now, settings=settings)
+            )
     return planned, bookings[-1].id

@@ -90,7 +90,7 @@ async def test_the_whole_story_in_japanese(tmp_path: Path) -> None:
         in reminders
     )
     assert (
-        "6月3日(水) 09:00    LINE   よろず支援拠点 → 山田 花子「まもなくご相談のお時間です"
+        "6月3日(水) 09:00    LINE   よろず支援拠点 → 山田 花子「本日 11:00 からご相談のご予約です"
         in reminders
     )
     assert "「予約を確認」をタップ" in reminders

@@ -12,7 +12,7 @@ The owner is a real row set (person, LINE identity, consent, case) at 東京都'
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from itertools import count
 
 import pytest
@@ -270,9 +270,10 @@ async def test_a_confirmed_booking_gets_two_reminders_at_the_right_japan_times(
     assert booked.starts_at == jst(6, 4, 9)  # 鈴木's Thursday morning, online
 
     reminders = await world.rows("reminder", status=OutboxStatus.PENDING)
-    # The day before at 10:00 and two hours before. 07:00 is in the quiet hours: holding it
-    # (or dropping it as stale, since it could only go at the 09:00 start) is the dispatcher's.
-    assert [row.not_before for row in reminders] == [jst(6, 3, 10), jst(6, 4, 7)]
+    # The day before at 10:00, and two hours before: 07:00 is before the owners' window opens
+    # (08:00), so it is planned earlier, at 20:00 the evening before; never later, where it
+    # would arrive after the start.
+    assert [row.not_before for row in reminders] == [jst(6, 3, 10), jst(6, 3, 20)]
     assert {row.idempotency_key for row in reminders} == {
         f"reminder:booking:{booked.id}:day_before",
         f"reminder:booking:{booked.id}:2h",
@@ -283,6 +284,10 @@ async def test_a_confirmed_booking_gets_two_reminders_at_the_right_japan_times(
         "明日はご相談のご予約日です（6月4日(木) 09:00〜10:00）"
     )
     assert day_before.meta["stale_after"] == booked.starts_at.isoformat()
+    # The evening one says 明日 too, since that is when it is read.
+    assert ja(message(reminders[1]).texts[0]).startswith(
+        "明日はご相談のご予約日です（6月4日(木) 09:00〜10:00）"
+    )
     assert buttons(day_before) == {
         "予約を確認": f"a=reminder.confirm&b={booked.id}",
         "変更": f"a=booking.move&b={booked.id}",
@@ -307,10 +312,9 @@ async def test_moving_a_booking_moves_its_reminders_and_cancelling_cancels_them(
     assert {r.status for r in old} == {OutboxStatus.CANCELLED}
     assert len(old) == 2
     assert [r.status for r in new] == [OutboxStatus.PENDING, OutboxStatus.PENDING]
-    assert [r.not_before for r in new] == [
-        jst(6, 8, 10),
-        moved.starts_at - timedelta(hours=2),
-    ]
+    # 9 June 09:00: the day before at 10:00, and two hours before moved to 20:00 that evening.
+    assert moved.starts_at == jst(6, 9, 9)
+    assert [r.not_before for r in new] == [jst(6, 8, 10), jst(6, 8, 20)]
 
     await world.tap(owner, postbacks.encode(booking.CANCEL_CONFIRM, b=moved.id))
     assert await world.rows("reminder", status=OutboxStatus.PENDING) == []
@@ -336,7 +340,7 @@ async def test_the_safety_net_plans_reminders_for_bookings_made_elsewhere_once(
 
     assert await world.run("plan_booking_reminders") == 2
     assert await world.run("plan_booking_reminders") == 0
-    assert [r.not_before for r in await world.rows("reminder")] == [jst(6, 4, 10), jst(6, 5, 7)]
+    assert [r.not_before for r in await world.rows("reminder")] == [jst(6, 4, 10), jst(6, 4, 20)]
 
 
 async def test_the_owner_confirms_from_the_reminder(world: World) -> None:

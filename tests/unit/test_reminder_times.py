@@ -1,8 +1,9 @@
 """When the owner-facing promises come due: booking reminders, surveys, follow-ups (pure).
 
 Times in the tables are Japan time; the functions answer aware UTC datetimes. Reminders go on
-any day (holidays too): holding a push out of the quiet hours or a closed day is the
-dispatcher's job, not the planner's.
+any day (holidays too), inside the owners' push window (08:00-21:00 by default): a reminder
+whose ideal moment is outside it is planned earlier, never later. The whole calendar is
+checked in tests/unit/test_reminder_calendar.py.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import pytest
 
 from core.clock import JST
 from core.followups.planning import FollowupSettings, add_months, followups_to_plan
+from core.push_window import PushWindow
 from core.reminders.bookings import ReminderOffset, ReminderSettings, reminder_times
 from core.surveys.planning import survey_due
 
@@ -32,8 +34,19 @@ def jst(month: int, day: int, hour: int, minute: int = 0, year: int = 2026) -> d
         (jst(6, 3, 14), jst(6, 2, 15), [("2h", jst(6, 3, 12))]),
         # Monday 20 July 2026 is Marine Day; the Sunday before is no business day: sent anyway.
         (jst(7, 20, 11), jst(7, 1, 10), [("day_before", jst(7, 19, 10)), ("2h", jst(7, 20, 9))]),
-        # An early booking: two hours before falls at 07:30, in the quiet hours (dispatcher's).
-        (jst(6, 3, 9, 30), jst(6, 2, 15), [("2h", jst(6, 3, 7, 30))]),
+        # An early booking: two hours before falls at 07:30, before the window opens at 08:00,
+        # so it goes at 20:00 the evening before (the day-before one was past at booking).
+        (jst(6, 3, 9, 30), jst(6, 2, 15), [("2h", jst(6, 2, 20))]),
+        # 09:00 on Wednesday booked on Monday: the day before at 10:00 and at 20:00.
+        (jst(6, 3, 9), jst(6, 1, 15), [("day_before", jst(6, 2, 10)), ("2h", jst(6, 2, 20))]),
+        # Booked at 08:30 for 09:00: too late for any reminder (the confirmation says so).
+        (jst(6, 3, 9), jst(6, 3, 8, 30), []),
+        # Booked at 19:30 for 09:00 tomorrow: 20:00 would come half an hour after booking.
+        (jst(6, 3, 9), jst(6, 2, 19, 30), []),
+        # Booked at 18:00 for 09:00 tomorrow: 20:00 tonight.
+        (jst(6, 3, 9), jst(6, 2, 18), [("2h", jst(6, 2, 20))]),
+        # Booked at 09:30 for 12:00: 10:00 is within an hour of the confirmation.
+        (jst(6, 3, 12), jst(6, 3, 9, 30), []),
         # Across midnight and month: Monday 1 June 10:00 booked on Friday 29 May.
         (jst(6, 1, 10), jst(5, 29, 12), [("day_before", jst(5, 31, 10)), ("2h", jst(6, 1, 8))]),
         # Booked an hour before it starts: nothing to remind of.
@@ -48,6 +61,23 @@ def test_booking_reminders_come_the_day_before_and_two_hours_before(
     got = [(offset.name, due) for offset, due in reminder_times(starts, now)]
     assert got == [(name, due.astimezone(UTC)) for name, due in expected]
     assert all(due.tzinfo is UTC for _name, due in got)
+
+
+def test_a_hubs_own_window_moves_the_reminders_into_it() -> None:
+    # A hub whose owners get pushes 12:00-18:00 only: 10:00 the day before moves to 17:00 two
+    # days before; two hours before a 13:00 start (11:00) moves to 17:00 the day before, within
+    # an hour of nothing else, so both stay.
+    window = PushWindow(opens=time(12), closes=time(18))
+    got = reminder_times(jst(6, 4, 13), jst(6, 1, 10), window=window)
+    assert [(o.name, due) for o, due in got] == [
+        ("day_before", jst(6, 2, 17).astimezone(UTC)),
+        ("2h", jst(6, 3, 17).astimezone(UTC)),
+    ]
+    # Two reminders that meet in the same hour are one: the one nearer the start stays (here
+    # the day-before one at 10:00; two hours before moved back to 09:30 the same morning).
+    window = PushWindow(opens=time(9, 30), closes=time(10, 30))
+    got = reminder_times(jst(6, 4, 9), jst(6, 1, 10), window=window)
+    assert [(o.name, due) for o, due in got] == [("day_before", jst(6, 3, 10).astimezone(UTC))]
 
 
 def test_reminder_offsets_are_a_setting() -> None:
