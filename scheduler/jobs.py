@@ -21,6 +21,7 @@ from core.digests import weekly_digests
 from core.escalation import EscalationPolicy, escalate_unclaimed
 from core.outbox import store as outbox
 from core.retention import run_retention
+from core.undelivered import undelivered_notes
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +54,12 @@ async def escalate(sessions: Sessions, clock: Clock, config: JobConfig) -> int:
 
 
 async def co_morning_digest(sessions: Sessions, clock: Clock) -> int:
-    """Each CO's consultations of the day, with intake and self-check (business days)."""
+    """Each CO's consultations of the day, with intake and self-check, and each CCO's note of
+    owner pushes that could not go out (business days)."""
     async with unit_of_work(sessions) as session:
-        return await co_reminders_core.morning_digest(session, now=clock.now())
+        now = clock.now()
+        digests = await co_reminders_core.morning_digest(session, now=now)
+        return digests + await undelivered_notes(session, now=now)
 
 
 async def co_reminders(sessions: Sessions, clock: Clock) -> int:

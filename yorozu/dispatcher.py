@@ -17,8 +17,12 @@ gate, recorded in one transaction (invariant 7, issue 7):
 * a row whose `stale_after` (a neutral message's meta) has passed, or that could only go out
   after it, is dropped and recorded as failed with reason "stale";
 * a row more than PUSH_GRACE_HOURS late (the dispatcher was down) is recorded as "missed";
-* a row due in its hub's quiet hours or on a closed day is given back, due at the next allowed
-  moment (09:00 of the next business day by default): it waits, it is not dropped;
+  both are broken promises: counted in `yorozu_owner_pushes_undelivered_total` by kind and
+  reason, logged as errors, and listed in the CCO's morning note (core.undelivered);
+* a row due outside its hub's push window (08:00-21:00 every day by default; closed days do
+  not hold owners' pushes) is given back, due at the window's next opening: it waits, it is
+  not dropped. Planned rows are already inside the window (core.push_window), so this
+  catches only what was queued at night or held up;
 * a channel's monthly budget is spent by priority (core.push_budget): what does not fit is held
   (status held, reason push_budget) until the month changes, and the CCO is told once a month
   when most of it is spent.
@@ -53,6 +57,7 @@ from core.i18n import Catalog
 from core.messages import OutgoingMessage, decode_message
 from core.notify import warn_push_budget
 from core.outbox import policy, store
+from core.outbox.gate import STALE, Drop, Verdict, Wait, owner_push_verdict
 from core.outbox.policy import (
     Decision,
     HeldForBudget,
@@ -253,7 +258,7 @@ class Dispatcher:
         if isinstance(decision, HeldForBudget):
             return await store.mark_held(session, message, reason=decision.reason)
         if isinstance(decision, Permanent):
-            return await store.mark_failed(session, message, reason=decision.reason)
+            return await store.mark_failed(session, message, reason=decision.reason, now=now)
         # TokenSpent never leaves _send_line
         return await store.mark_retry(session, message, after=now, error="token_spent")
 
@@ -345,7 +350,7 @@ class Dispatcher:
             for message in ordered:
                 hub_id, priority, due = rows[message.id]
                 calendar = calendars.get(hub_id, DEFAULT_CALENDAR) if hub_id else DEFAULT_CALENDAR
-                verdict = self._verdict(message, calendar, due, now)
+                verdict: Verdict | _Held = self._verdict(message, calendar, due, now)
                 if verdict is None:
                     budget = budgets.get(message.channel_id)
                     if push_budget.may_spend(
@@ -354,7 +359,7 @@ class Dispatcher:
                         if budget is not None:
                             used[message.channel_id] += 1
                         continue
-                    verdict = ("held", None)
+                    verdict = _HELD
                 stopped.add(message.id)
                 await self._record_gate(session, message, verdict, report)
             month = store.jst_month(now)
@@ -373,50 +378,47 @@ class Dispatcher:
 
     def _verdict(
         self, message: ClaimedMessage, calendar: HubCalendar, due: datetime, now: datetime
-    ) -> tuple[str, datetime | None] | None:
-        """None: may go now; else (stale | missed | quiet, the time a quiet row waits for)."""
-        stale_after = _stale_after(message.payload)
-        if stale_after is not None and now >= stale_after:
-            return ("stale", None)
-        if now - due > self.grace:
-            return ("missed", None)
-        allowed = calendar.next_push_time(now)
-        if allowed <= now:
-            return None
-        if stale_after is not None and allowed >= stale_after:
-            return ("stale", None)
-        return ("quiet", allowed)
+    ) -> Verdict:
+        return owner_push_verdict(
+            now=now,
+            due=due,
+            stale_after=_stale_after(message.payload),
+            window=calendar.push_window,
+            grace=self.grace,
+        )
 
     async def _record_gate(
         self,
         session: AsyncSession,
         message: ClaimedMessage,
-        verdict: tuple[str, datetime | None],
+        verdict: Wait | Drop | _Held,
         report: DispatchReport,
     ) -> None:
-        what, after = verdict
         extra = {
             "outbox_id": message.id,
             "kind": message.kind,
             "recipient": hash_user_id(message.recipient),
         }
-        if what == "quiet":
-            assert after is not None
-            await store.release(session, message, after=after)
+        if isinstance(verdict, Wait):
+            await store.release(session, message, after=verdict.until)
             report.quiet += 1
-            log.info("owner push waits for allowed hours", extra={**extra, "until": after})
-        elif what == "held":
+            log.info("owner push waits for allowed hours", extra={**extra, "until": verdict.until})
+        elif isinstance(verdict, _Held):
             await store.mark_held(session, message, reason=push_budget.HELD_REASON)
             report.held += 1
             log.warning("owner push held: monthly push budget", extra=extra)
         else:
-            await store.mark_failed(session, message, reason=what)
-            if what == "stale":
+            # A promise broken: counted by kind and reason, logged, and in the CCO's morning
+            # note (core.undelivered), never a silent row.
+            reason = verdict.reason
+            await store.mark_failed(session, message, reason=reason, now=self.clock.now())
+            if reason == STALE:
                 report.stale += 1
             else:
                 report.missed += 1
-            self.metrics.messages_failed.labels("line", what).inc()
-            log.warning("owner push recorded as %s, not sent", what, extra=extra)
+            self.metrics.messages_failed.labels("line", reason).inc()
+            self.metrics.owner_pushes_undelivered.labels(message.kind, reason).inc()
+            log.error("owner push recorded as %s, not sent", reason, extra=extra)
 
     async def _budgets(self, session: AsyncSession, keys: list[str]) -> dict[str, int | None]:
         """Each channel key's monthly push budget (None: unlimited)."""
@@ -710,6 +712,14 @@ async def run_dispatcher(
 
 
 LINE_MESSAGES_PER_REQUEST = 5
+
+
+@dataclass(frozen=True)
+class _Held:
+    """The gate's own verdict when the month's push budget is spent."""
+
+
+_HELD = _Held()
 
 OWNER_PUSH_EXEMPT_KINDS = frozenset({"reply", "richmenu_link"})
 """LINE rows that are no push of ours: answers to what the owner just did, and menu links."""

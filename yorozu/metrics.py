@@ -59,6 +59,12 @@ class Metrics:
             ["platform", "reason"],
             registry=r,
         )
+        self.owner_pushes_undelivered = Counter(
+            "yorozu_owner_pushes_undelivered",
+            "Planned owner pushes (reminders, surveys, follow-ups) recorded as stale or missed",
+            ["kind", "reason"],
+            registry=r,
+        )
         self.send_seconds = Histogram(
             "yorozu_send_seconds",
             "Time for one platform API call",

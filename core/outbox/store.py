@@ -403,9 +403,13 @@ async def release(session: AsyncSession, message: ClaimedMessage, *, after: date
     )
 
 
-async def mark_failed(session: AsyncSession, message: ClaimedMessage, *, reason: str) -> bool:
+async def mark_failed(
+    session: AsyncSession, message: ClaimedMessage, *, reason: str, now: datetime
+) -> bool:
     """Permanent failure: recorded, never retried."""
-    return await _finish(session, message, status=_S.FAILED, last_error=reason[:2000])
+    return await _finish(
+        session, message, status=_S.FAILED, last_error=reason[:2000], failed_at=now
+    )
 
 
 async def mark_held(session: AsyncSession, message: ClaimedMessage, *, reason: str) -> bool:

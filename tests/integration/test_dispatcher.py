@@ -441,7 +441,7 @@ async def test_dispatcher_killed_between_send_and_mark(
     assert [r.status for r in line_api.recorder.requests_to("/v2/bot/message/push")] == [200, 409]
     # The late first dispatcher cannot overwrite what the second recorded.
     async with unit_of_work(session_factory) as session:
-        assert not await store.mark_failed(session, first, reason="late")
+        assert not await store.mark_failed(session, first, reason="late", now=clock.now())
     assert (await row(session_factory, row_id)).status is OutboxStatus.SENT
 
 

@@ -295,7 +295,7 @@ async def add_case(
 # -- quiet hours, closed days, staleness, downtime ---------------------------------------
 
 
-async def test_quiet_hours_defer_a_push_to_nine_and_it_goes_then(
+async def test_a_push_at_night_waits_for_the_window_at_eight_and_goes_then(
     dispatcher: Dispatcher,
     session_factory: Factory,
     clock: ManualClock,
@@ -328,35 +328,37 @@ async def test_quiet_hours_defer_a_push_to_nine_and_it_goes_then(
     assert line_api.recorder.texts_to(user) == []
     waiting = await row(session_factory, row_id)
     assert waiting.status is OutboxStatus.PENDING
-    assert waiting.not_before == jst(2026, 6, 3, 9, 0)
-    clock.set(jst(2026, 6, 3, 8, 59))
+    assert waiting.not_before == jst(2026, 6, 3, 8, 0)
+    clock.set(jst(2026, 6, 3, 7, 59))
     assert (await dispatcher.run_once()).claimed == 0
-    clock.set(jst(2026, 6, 3, 9, 0))
+    clock.set(jst(2026, 6, 3, 8, 0))
     await drain(dispatcher, session_factory, clock)
     assert line_api.recorder.texts_to(user) == ["reminder"]
     assert (await row(session_factory, row_id)).status is OutboxStatus.SENT
 
 
-async def test_a_closed_day_defers_to_the_next_business_day(
+async def test_owners_pushes_go_on_closed_days_and_weekends_inside_the_window(
     dispatcher: Dispatcher,
     session_factory: Factory,
     clock: ManualClock,
     line_api: LineApiStandin,
     world: World,
 ) -> None:
+    """The hub's closed days hold what needs its staff, not what owners are told (issue 16):
+    a reminder on Sunday evening for a Monday booking is welcome."""
     async with unit_of_work(session_factory) as session:
         session.add(HubClosedDay(hub_id=world.hub, day=date(2026, 6, 3), reason="臨時休業"))
     clock.set(jst(2026, 6, 3, 11, 0))
     hub_user, national_user = make_line_user_id("closed"), make_line_user_id("national")
-    held = await add_push(session_factory, clock, hub_user, "survey", hub_id=world.hub)
-    await add_push(session_factory, clock, national_user, "news")  # no hub: holidays only
+    await add_push(session_factory, clock, hub_user, "survey", hub_id=world.hub)
+    await add_push(session_factory, clock, national_user, "news")
     await drain(dispatcher, session_factory, clock)
     assert line_api.recorder.texts_to(national_user) == ["news"]
-    assert line_api.recorder.texts_to(hub_user) == []
-    assert (await row(session_factory, held)).not_before == jst(2026, 6, 4, 9, 0)
-    clock.set(jst(2026, 6, 4, 9, 0))
-    await drain(dispatcher, session_factory, clock)
     assert line_api.recorder.texts_to(hub_user) == ["survey"]
+    clock.set(jst(2026, 6, 7, 20, 0))  # Sunday evening
+    await add_push(session_factory, clock, hub_user, "tomorrow 09:00", hub_id=world.hub)
+    await drain(dispatcher, session_factory, clock)
+    assert line_api.recorder.texts_to(hub_user) == ["survey", "tomorrow 09:00"]
 
 
 async def test_a_stale_reminder_is_dropped_and_recorded(
@@ -377,7 +379,7 @@ async def test_a_stale_reminder_is_dropped_and_recorded(
         hub_id=world.hub,
         stale_after=(clock.now() - timedelta(hours=1)).isoformat(),
     )
-    # Could only go at 09:00, after its 08:00 event.
+    # Could only go at 08:00, when the window opens and its 08:00 event begins.
     too_late = await add_push(
         session_factory,
         clock,
@@ -395,6 +397,59 @@ async def test_a_stale_reminder_is_dropped_and_recorded(
     await drain(dispatcher, session_factory, clock)
     assert line_api.recorder.deliveries_to(late) == []
     assert line_api.recorder.deliveries_to(night) == []
+    # Loud: counted by kind and reason.
+    counted = dispatcher.metrics.owner_pushes_undelivered.labels("push", "stale")._value.get()
+    assert counted == 2
+
+
+async def test_the_cco_hears_next_business_morning_what_could_not_reach_owners(
+    dispatcher: Dispatcher,
+    session_factory: Factory,
+    clock: ManualClock,
+    slack_api: SlackApiStandin,
+    world: World,
+) -> None:
+    case_id = await add_case(session_factory, world.hub, jst(2026, 6, 4, 10))
+    async with session_factory() as session:
+        number = (await session.get(Case, case_id)).number  # type: ignore[union-attr]
+    clock.set(jst(2026, 6, 5, 22, 0))  # Friday night: the dispatcher comes back after a stop
+    async with unit_of_work(session_factory) as session:
+        for key, kind, stale_after in (
+            ("reminder:a", "reminder", jst(2026, 6, 5, 21, 0)),
+            ("reminder:b", "reminder", jst(2026, 6, 5, 21, 30)),
+            ("survey:a", "survey", None),
+        ):
+            await store.add_message(
+                session,
+                platform=Platform.LINE,
+                channel_id=CHANNEL,
+                recipient=make_line_user_id(key),
+                message=msg(
+                    key, **({"stale_after": stale_after.isoformat()} if stale_after else {})
+                ),
+                kind=kind,
+                idempotency_key=key,
+                now=clock.now(),
+                not_before=jst(2026, 6, 4, 12, 0) if kind == "survey" else jst(2026, 6, 5, 20),
+                hub_id=world.hub,
+                case_id=case_id,
+            )
+    report = await dispatcher.run_once()
+    assert (report.stale, report.missed) == (2, 1)
+    # Saturday is no business day: nothing yet. Monday 08:30: one note, once.
+    clock.set(jst(2026, 6, 6, 8, 30))
+    assert await jobs.co_morning_digest(session_factory, clock) == 0
+    clock.set(jst(2026, 6, 8, 8, 30))
+    assert await jobs.co_morning_digest(session_factory, clock) == 1
+    assert await jobs.co_morning_digest(session_factory, clock) == 0
+    await drain(dispatcher, session_factory, clock)
+    [note] = dm_texts(slack_api, CCO13)
+    assert "お届けできなかったLINEのお知らせが3件" in note
+    assert f"予約のリマインド（予約の時刻を過ぎたため送信を取りやめ）：2件　案件 {number}" in note
+    assert "満足度アンケート（送信の遅れ（システムの停止など））：1件" in note
+    # Told once: Tuesday's note has nothing new to say.
+    clock.set(jst(2026, 6, 9, 8, 30))
+    assert await jobs.co_morning_digest(session_factory, clock) == 0
 
 
 async def test_after_downtime_recent_items_go_once_older_are_missed(
