@@ -49,6 +49,8 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+    failed_at: Mapped[datetime | None]
+    """When it was recorded as failed: the CCO's morning note lists each broken promise once."""
     ordering_key: Mapped[str] = mapped_column(String(200), default="", server_default="")
     """Messages to one recipient go out one at a time, in the order they were written."""
     locale: Mapped[str] = mapped_column(String(8), default="ja", server_default="ja")
