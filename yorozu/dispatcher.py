@@ -97,7 +97,7 @@ class DispatchReport:
     cancelled: int = 0
     deferred: int = 0
     quiet: int = 0
-    """Owner pushes given back to wait for the end of quiet hours or a closed day."""
+    """Owner pushes given back to wait for the push window to open."""
     stale: int = 0
     missed: int = 0
     lost_lease: int = 0
@@ -309,7 +309,7 @@ class Dispatcher:
                 "outbox message failed permanently", extra={**extra, "reason": decision.reason}
             )
 
-    # -- the owner-push gate (quiet hours, closed days, staleness, grace, budget) ------------
+    # -- the owner-push gate (push window, staleness, grace, budget) ------------------------
 
     async def _gate(
         self, messages: list[ClaimedMessage], report: DispatchReport
@@ -726,7 +726,7 @@ OWNER_PUSH_EXEMPT_KINDS = frozenset({"reply", "richmenu_link"})
 
 
 def is_owner_push(message: ClaimedMessage) -> bool:
-    """A LINE push to an owner: waits out quiet hours and closed days, counts on the budget."""
+    """A LINE push to an owner: waits for the push window, counts on the budget."""
     return message.platform is Platform.LINE and message.kind not in OWNER_PUSH_EXEMPT_KINDS
 
 

@@ -770,6 +770,16 @@ async def test_messages_still_waiting_for_them_are_cancelled_and_erased(
 ) -> None:
     """A push still waiting (a booking reminder, quiet hours) is cancelled, never sent."""
     sessions = container.session_factory
+    async with sessions() as session:
+        # Whatever reminders their booking planned (none when it starts too soon for one).
+        planned = await session.scalar(
+            select(func.count())
+            .select_from(OutboxMessage)
+            .where(
+                OutboxMessage.recipient == lives.owner.user_id,
+                OutboxMessage.status.in_((OutboxStatus.PENDING, OutboxStatus.HELD)),
+            )
+        )
     async with unit_of_work(sessions) as session:
         await outbox.add_message(
             session,
@@ -786,8 +796,8 @@ async def test_messages_still_waiting_for_them_are_cancelled_and_erased(
             session, lives.person, now=clock.now(), reason=erasure.ErasureReason.REQUEST
         )
     assert erased is not None
-    # This one and the reminder the booking planned.
-    assert erased.counts["outbox_cancelled"] == 2
+    # This one and the reminders the booking planned.
+    assert erased.counts["outbox_cancelled"] == 1 + (planned or 0)
     async with sessions() as session:
         row = await session.scalar(
             select(OutboxMessage).where(OutboxMessage.idempotency_key == "test:reminder")

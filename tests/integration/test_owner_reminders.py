@@ -556,3 +556,32 @@ async def test_a_little_worried_is_offered_the_self_check(world: World) -> None:
             await session.scalars(select(Survey).where(Survey.kind == SurveyKind.FOLLOWUP))
         )
     assert [s.status for s in followups] == [SurveyStatus.ANSWERED]
+
+
+async def test_a_booking_too_soon_for_a_reminder_gets_none_and_the_confirmation_says_so(
+    world: World,
+) -> None:
+    owner = await world.owner(1)
+    world.clock.set(jst(6, 4, 8, 30))  # Thursday 08:30, for 鈴木's 09:00 slot
+    case = await world.case(owner)
+    [offer] = await world.tap(
+        owner, postbacks.encode(booking.DAY, c=case.id), {"date": "2026-06-04"}
+    )
+    first = next(a.data for a in offer.choices if a.data.startswith("a=booking.pick"))
+    [confirmation] = await world.tap(owner, first)
+    said = [ja(text) for text in confirmation.texts]
+    assert said[0] == ja(Text("booking.confirmed"))
+    assert "ご予約の時間が近いため、事前のリマインドはお送りしません。" in "".join(said)
+    # No row is planned only to be dropped as stale at 09:00.
+    assert await world.rows("reminder") == []
+
+    # A booking with time for its reminders (next Thursday) says nothing of the kind.
+    other = await world.owner(2)
+    case = await world.case(other)
+    [offer] = await world.tap(
+        other, postbacks.encode(booking.DAY, c=case.id), {"date": "2026-06-11"}
+    )
+    first = next(a.data for a in offer.choices if a.data.startswith("a=booking.pick"))
+    [confirmation] = await world.tap(other, first)
+    assert "リマインド" not in "".join(ja(text) for text in confirmation.texts)
+    assert [row.recipient for row in await world.rows("reminder")] == [user_id(2)] * 2
