@@ -39,6 +39,8 @@ class StaffIdentity:
     hub_id: int | None = None
     organisation_id: int | None = None
     locale: str = "ja"
+    console_admin: bool = False
+    """HQ (on an HQ coordinator) or their organisation's admin (on partner staff)."""
 
     @property
     def is_coordinator(self) -> bool:
@@ -86,8 +88,11 @@ async def resolve_slack_user(
             role=co.role.value,
             display_name=co.name,
             hub_id=co.hub_id,
+            console_admin=co.console_admin,
         )
-    staff_query = select(PartnerStaff).where(PartnerStaff.slack_user_id == user_id)
+    staff_query = select(PartnerStaff).where(
+        PartnerStaff.slack_user_id == user_id, PartnerStaff.active.is_(True)
+    )
     staff_team = _same_team(PartnerStaff.slack_team_id, team_id)
     if staff_team is not None:
         staff_query = staff_query.where(staff_team)
@@ -99,6 +104,7 @@ async def resolve_slack_user(
             role=staff.title or "staff",
             display_name=staff.name,
             organisation_id=staff.organisation_id,
+            console_admin=staff.console_admin,
         )
     return None
 

@@ -8,7 +8,16 @@ from __future__ import annotations
 
 from datetime import date, time
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db.base import Base
@@ -39,6 +48,8 @@ class Coordinator(Base):
     capacity: Mapped[int] = mapped_column(default=15)
     """Most open cases the CO carries; routing skips a CO at capacity."""
     active: Mapped[bool] = mapped_column(default=True)
+    console_admin: Mapped[bool] = mapped_column(default=False, server_default=false())
+    """On a coordinator of the HQ hub: HQ (本部) in the operations console, every hub."""
 
 
 class CoWeeklyAvailability(Base):

@@ -5,7 +5,7 @@ Staff reach the hub through a Slack workspace shared with it, so both carry Slac
 
 from __future__ import annotations
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import ForeignKey, String, UniqueConstraint, false, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db.base import Base
@@ -40,3 +40,7 @@ class PartnerStaff(Base):
     phone: Mapped[str | None] = mapped_column(String(32))
     slack_user_id: Mapped[str | None] = mapped_column(String(32))
     slack_team_id: Mapped[str | None] = mapped_column(String(32))
+    console_admin: Mapped[bool] = mapped_column(default=False, server_default=false())
+    """Manages their organisation's staff in the operations console."""
+    active: Mapped[bool] = mapped_column(default=True, server_default=true())
+    """Staff who left keep their history but no longer sign in or hand cases over."""
