@@ -1,0 +1,375 @@
+"""Registering a hub's coordinators from a spreadsheet: every row checked before any is written.
+
+A hub going live has its twenty or thirty COs in an Excel sheet already. The CCO saves it as
+CSV and uploads it (or HQ runs `yorozu admin import-cos`); the same function reads it for
+both. A dry run shows each row's problems, field by field, and writes nothing; the import
+proper writes all rows or none. Headers may be Japanese (氏名, 役割, 専門分野, ...) or the
+English column names; cells are read through the one NFKC normaliser, so full-width digits
+and half-width kana typed in Excel read the same as anywhere else.
+
+A row whose Slack user is already a CO of the same hub updates that CO (a second upload of a
+corrected sheet is the normal way to fix it); one who belongs to another hub is an error.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, time
+from typing import Final
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.db.models import AuditLog, Coordinator, CoWeeklyAvailability
+from core.domain.enums import ActorKind, BookingMode, CoRole
+from core.domain.topics import Specialty
+from core.i18n import Catalog, Text
+from core.text.normalize import normalize_text
+
+MAX_BYTES: Final = 1_000_000
+"""A sheet of a hub's COs is a few kilobytes; a bigger upload is a wrong file."""
+MAX_ROWS: Final = 500
+
+COLUMNS: Final[Mapping[str, str]] = {
+    "name": "name",
+    "氏名": "name",
+    "name_kana": "name_kana",
+    "ふりがな": "name_kana",
+    "role": "role",
+    "役割": "role",
+    "specialties": "specialties",
+    "専門分野": "specialties",
+    "qualifications": "qualifications",
+    "資格": "qualifications",
+    "self_introduction": "self_introduction",
+    "自己紹介": "self_introduction",
+    "slack_user_id": "slack_user_id",
+    "slackユーザーid": "slack_user_id",
+    "slack id": "slack_user_id",
+    "email": "email",
+    "メールアドレス": "email",
+    "capacity": "capacity",
+    "担当上限": "capacity",
+    "availability": "availability",
+    "相談可能時間": "availability",
+}
+"""Header (lower-cased, NFKC) to field. The Japanese ones are what the template sheet uses."""
+
+ROLES: Final[Mapping[str, CoRole]] = {
+    "co": CoRole.CO,
+    "コーディネーター": CoRole.CO,
+    "cco": CoRole.CCO,
+    "チーフコーディネーター": CoRole.CCO,
+}
+WEEKDAYS: Final[Mapping[str, int]] = {
+    **{day: i for i, day in enumerate("月火水木金土日")},
+    **{day: i for i, day in enumerate(("mon", "tue", "wed", "thu", "fri", "sat", "sun"))},
+}
+MODES: Final[Mapping[str, BookingMode]] = {
+    "来所": BookingMode.VISIT,
+    "visit": BookingMode.VISIT,
+    "オンライン": BookingMode.ONLINE,
+    "online": BookingMode.ONLINE,
+    "訪問": BookingMode.ONSITE,
+    "onsite": BookingMode.ONSITE,
+}
+_SLOT = re.compile(r"^(\S+?)\s*(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})(?:\s+(\S+))?$")
+_SLACK_USER = re.compile(r"^[UW][A-Z0-9]{6,}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_LIST_SEPARATORS = re.compile(r"[、,;]\s*")
+"""Not 「・」: labels such as IT・デジタル hold it."""
+
+
+@dataclass(frozen=True)
+class Slot:
+    weekday: int
+    start: time
+    end: time
+    mode: BookingMode
+
+
+@dataclass
+class CoRow:
+    """One sheet row as read, with what is wrong with it, field by field."""
+
+    line: int
+    """The row's line in the file (the header is line 1), as Excel shows it."""
+    cells: dict[str, str]
+    """What the person typed, kept as typed so the page can show it back."""
+    errors: list[tuple[str, Text]] = field(default_factory=list)
+    name: str = ""
+    name_kana: str | None = None
+    role: CoRole = CoRole.CO
+    specialties: list[str] = field(default_factory=list)
+    qualifications: list[str] = field(default_factory=list)
+    self_introduction: str | None = None
+    slack_user_id: str | None = None
+    email: str | None = None
+    capacity: int = 15
+    slots: list[Slot] = field(default_factory=list)
+    existing_id: int | None = None
+    """The CO this row updates, when their Slack user is already one of the hub's."""
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+@dataclass
+class ImportReport:
+    rows: list[CoRow]
+    file_errors: list[Text] = field(default_factory=list)
+    written: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.file_errors and all(row.ok for row in self.rows)
+
+    @property
+    def error_count(self) -> int:
+        return len(self.file_errors) + sum(len(row.errors) for row in self.rows)
+
+
+def _specialty_labels(catalog: Catalog) -> dict[str, str]:
+    labels: dict[str, str] = {}
+    for specialty in Specialty:
+        labels[specialty.value] = specialty.value
+        for locale in catalog.locales:
+            label = normalize_text(catalog.text(f"specialty.{specialty.value}", locale))
+            labels[label.lower()] = specialty.value
+    return labels
+
+
+def read_sheet(data: bytes, catalog: Catalog) -> ImportReport:
+    """Parse and check a CSV file of COs, without looking at the database."""
+    if len(data) > MAX_BYTES:
+        return ImportReport([], [Text("console.import.too_big", limit=MAX_BYTES // 1000)])
+    text = decoded(data)
+    if text is None:
+        return ImportReport([], [Text("console.import.not_text")])
+    reader = csv.reader(io.StringIO(text))
+    try:
+        table = list(reader)
+    except csv.Error:
+        return ImportReport([], [Text("console.import.not_csv")])
+    if not table:
+        return ImportReport([], [Text("console.import.empty")])
+    header = [normalize_text(cell).lower() for cell in table[0]]
+    fields = [COLUMNS.get(cell) for cell in header]
+    unknown = tuple(
+        Text("common.verbatim", value=table[0][i]) for i, f in enumerate(fields) if f is None
+    )
+    if unknown:
+        return ImportReport([], [Text("console.import.unknown_columns", columns=unknown)])
+    if "name" not in fields:
+        return ImportReport([], [Text("console.import.no_name_column")])
+    body = [row for row in table[1:] if any(cell.strip() for cell in row)]
+    if len(body) > MAX_ROWS:
+        return ImportReport([], [Text("console.import.too_many", limit=MAX_ROWS)])
+    labels = _specialty_labels(catalog)
+    rows = []
+    for offset, values in enumerate(table[1:], start=2):
+        if not any(cell.strip() for cell in values):
+            continue
+        cells = {f: (values[i] if i < len(values) else "") for i, f in enumerate(fields) if f}
+        rows.append(_check_row(offset, cells, labels))
+    _check_duplicates(rows)
+    return ImportReport(rows)
+
+
+def decoded(data: bytes) -> str | None:
+    """UTF-8 (with or without Excel's BOM), else Shift_JIS, as Japanese Excel saves CSV."""
+    for encoding in ("utf-8-sig", "cp932"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return None
+
+
+def _check_row(line: int, cells: dict[str, str], labels: Mapping[str, str]) -> CoRow:
+    row = CoRow(line=line, cells=cells)
+    read = {key: normalize_text(value) for key, value in cells.items()}
+    row.name = read.get("name", "")
+    if not row.name:
+        row.errors.append(("name", Text("console.import.error.name_missing")))
+    elif len(row.name) > 100:
+        row.errors.append(("name", Text("console.import.error.too_long", limit=100)))
+    row.name_kana = read.get("name_kana") or None
+    role = read.get("role", "").lower()
+    if role:
+        if role not in ROLES:
+            row.errors.append(("role", Text("console.import.error.role")))
+        else:
+            row.role = ROLES[role]
+    for item in _split(read.get("specialties", "")):
+        value = labels.get(item.lower())
+        if value is None:
+            row.errors.append(("specialties", Text("console.import.error.specialty", value=item)))
+        elif value not in row.specialties:
+            row.specialties.append(value)
+    row.qualifications = _split(read.get("qualifications", ""))
+    intro = cells.get("self_introduction", "").strip()
+    row.self_introduction = intro or None
+    user = read.get("slack_user_id", "").upper()
+    if user:
+        if not _SLACK_USER.match(user):
+            row.errors.append(("slack_user_id", Text("console.import.error.slack_user")))
+        row.slack_user_id = user
+    else:
+        row.errors.append(("slack_user_id", Text("console.import.error.slack_user_missing")))
+    email = read.get("email", "")
+    if email:
+        if not _EMAIL.match(email):
+            row.errors.append(("email", Text("console.import.error.email")))
+        row.email = email
+    capacity = read.get("capacity", "")
+    if capacity:
+        if not capacity.isdigit() or not 1 <= int(capacity) <= 100:
+            row.errors.append(("capacity", Text("console.import.error.capacity")))
+        else:
+            row.capacity = int(capacity)
+    _read_availability(row, read.get("availability", ""))
+    return row
+
+
+def _split(value: str) -> list[str]:
+    return [item.strip() for item in _LIST_SEPARATORS.split(value) if item.strip()]
+
+
+def _read_availability(row: CoRow, value: str) -> None:
+    """`月 09:00-12:00 来所; 水 13:00-17:00 オンライン`: weekday, hours, optional mode."""
+    for part in (item.strip() for item in value.split(";")):
+        if not part:
+            continue
+        match = _SLOT.match(part)
+        weekday = WEEKDAYS.get(_weekday_name(match.group(1))) if match else None
+        if match is None or weekday is None:
+            row.errors.append(("availability", Text("console.import.error.slot", value=part)))
+            continue
+        try:
+            start = time(int(match.group(2)), int(match.group(3)))
+            end = time(int(match.group(4)), int(match.group(5)))
+        except ValueError:
+            row.errors.append(("availability", Text("console.import.error.slot", value=part)))
+            continue
+        mode_name = (match.group(6) or "来所").lower()
+        mode = MODES.get(mode_name)
+        if mode is None or start >= end:
+            row.errors.append(("availability", Text("console.import.error.slot", value=part)))
+            continue
+        slot = Slot(weekday, start, end, mode)
+        if any(
+            other.weekday == weekday and other.start < end and start < other.end
+            for other in row.slots
+        ):
+            row.errors.append(("availability", Text("console.import.error.overlap", value=part)))
+            continue
+        row.slots.append(slot)
+
+
+def _weekday_name(word: str) -> str:
+    """月, 月曜, 月曜日 and Mon all name Monday."""
+    word = word.lower()
+    for suffix in ("曜日", "曜"):
+        if word.endswith(suffix) and len(word) > len(suffix):
+            return word[: -len(suffix)]
+    return word
+
+
+def _check_duplicates(rows: Sequence[CoRow]) -> None:
+    seen: dict[str, int] = {}
+    for row in rows:
+        if not row.slack_user_id:
+            continue
+        first = seen.setdefault(row.slack_user_id, row.line)
+        if first != row.line:
+            row.errors.append(
+                ("slack_user_id", Text("console.import.error.duplicate_in_file", line=first))
+            )
+
+
+async def check_against_hub(
+    session: AsyncSession, report: ImportReport, *, hub_id: int, team_id: str | None
+) -> None:
+    """The checks that need the database: a Slack user already a CO of another hub."""
+    users = [row.slack_user_id for row in report.rows if row.slack_user_id]
+    if not users:
+        return
+    known = (
+        await session.scalars(select(Coordinator).where(Coordinator.slack_user_id.in_(users)))
+    ).all()
+    by_user = {
+        co.slack_user_id: co
+        for co in known
+        if team_id is None or co.slack_team_id in (team_id, None)
+    }
+    for row in report.rows:
+        co = by_user.get(row.slack_user_id or "")
+        if co is None:
+            continue
+        if co.hub_id != hub_id:
+            row.errors.append(("slack_user_id", Text("console.import.error.other_hub")))
+        else:
+            row.existing_id = co.id
+
+
+async def apply_import(
+    session: AsyncSession,
+    report: ImportReport,
+    *,
+    hub_id: int,
+    team_id: str | None,
+    actor_id: int | None,
+    now: datetime,
+) -> ImportReport:
+    """Write every row, or none when any row has an error. Audited per CO."""
+    await check_against_hub(session, report, hub_id=hub_id, team_id=team_id)
+    if not report.ok:
+        return report
+    for row in report.rows:
+        co = await session.get(Coordinator, row.existing_id) if row.existing_id else None
+        created = co is None
+        if co is None:
+            co = Coordinator(hub_id=hub_id, slack_user_id=row.slack_user_id, slack_team_id=team_id)
+            session.add(co)
+        co.name = row.name
+        co.name_kana = row.name_kana
+        co.role = row.role
+        co.specialties = list(row.specialties)
+        co.qualifications = list(row.qualifications)
+        co.self_introduction = row.self_introduction
+        co.email = row.email
+        co.capacity = row.capacity
+        co.active = True
+        await session.flush()
+        if row.slots or "availability" in row.cells:
+            await session.execute(
+                delete(CoWeeklyAvailability).where(CoWeeklyAvailability.co_id == co.id)
+            )
+            session.add_all(
+                CoWeeklyAvailability(
+                    co_id=co.id,
+                    weekday=slot.weekday,
+                    start_time=slot.start,
+                    end_time=slot.end,
+                    mode=slot.mode,
+                )
+                for slot in row.slots
+            )
+        session.add(
+            AuditLog(
+                at=now,
+                actor_kind=ActorKind.COORDINATOR if actor_id else ActorKind.SYSTEM,
+                actor_id=actor_id,
+                action="coordinator.imported" if created else "coordinator.updated",
+                hub_id=hub_id,
+                details={"coordinator_id": co.id, "line": row.line},
+            )
+        )
+    report.written = True
+    return report
