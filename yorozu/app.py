@@ -90,6 +90,7 @@ def create_app(
                 hub_channels=SqlAlchemyHubChannels(container.session_factory),
             )
             app.state.slack_app = await _slack_app(container, writer)
+            app.state.console = _console_deps(container)
             register_gauges(container)
             for role in background or []:
                 tasks.start(role(container), name=getattr(role, "__name__", "role"))
@@ -107,6 +108,18 @@ def create_app(
         lifespan=lifespan,
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
+    from starlette.middleware.sessions import SessionMiddleware
+
+    # The console's session: a signed cookie, HttpOnly, SameSite=Lax, Secure in production.
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.console_session_secret.get_secret_value(),
+        session_cookie="yorozu_console",
+        max_age=int(settings.console_session_hours * 3600),
+        path="/console",
+        same_site="lax",
+        https_only=settings.yorozu_env.value == "production",
+    )
     app.add_middleware(RequestIdMiddleware)
     from bots.line.webhook import WebhookFastPath, line_webhook_router
 
@@ -116,6 +129,9 @@ def create_app(
     from bots.slack.app import slack_router
 
     app.include_router(slack_router(lambda request: getattr(request.app.state, "slack_app", None)))
+    from bots.console.router import console_router
+
+    app.include_router(console_router(lambda request: request.app.state.console))
     if emulator:
         from yorozu.emulator.router import emulator_router
 
@@ -172,6 +188,36 @@ async def _slack_app(container: Container, writer: Any) -> Any:
         token=None if oauth else token,
         api_base_url=api_base_url,
         oauth=oauth,
+    )
+
+
+def _console_deps(container: Container) -> Any:
+    """The console's dependencies; Sign in with Slack needs the Slack app's client id and
+    secret (the console says so on its sign-in page when they are missing)."""
+    from bots.console.router import ConsoleDeps
+    from core.i18n import Catalog
+
+    settings = container.settings
+    slack = None
+    client_id = settings.console_slack_client_id or settings.slack_client_id
+    secret = settings.console_slack_client_secret or settings.slack_client_secret
+    if client_id and secret:
+        from authlib.integrations.starlette_client import OAuth
+
+        oauth = OAuth()
+        issuer = str(settings.slack_oidc_issuer).rstrip("/")
+        slack = oauth.register(
+            "slack",
+            client_id=client_id,
+            client_secret=secret.get_secret_value(),
+            server_metadata_url=f"{issuer}/.well-known/openid-configuration",
+            client_kwargs={"scope": "openid profile email"},
+        )
+    return ConsoleDeps(
+        session_factory=container.session_factory,
+        clock=container.clock,
+        catalog=Catalog.load(),
+        slack=slack,
     )
 
 

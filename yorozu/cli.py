@@ -159,6 +159,7 @@ def scheduler() -> None:
 
 
 def _register_subcommands() -> None:
+    from yorozu.cli_admin import admin_app
     from yorozu.cli_dispatch import dispatcher_command
     from yorozu.cli_inbox import inbox_app, worker_command
     from yorozu.cli_line import line_app
@@ -166,6 +167,7 @@ def _register_subcommands() -> None:
 
     app.add_typer(inbox_app, name="inbox", help="Inspect and replay stored inbound events.")
     app.add_typer(line_app, name="line", help="LINE account set-up: rich menus.")
+    app.add_typer(admin_app, name="admin", help="Console administration: HQ, CO imports.")
     app.command("worker")(worker_command)
     app.command("dispatcher")(dispatcher_command)
     app.command("demo")(demo_command)

@@ -93,6 +93,16 @@ class Settings(BaseSettings):
     slack_client_id: str | None = None
     slack_client_secret: SecretStr | None = None
     slack_oauth_redirect_uri: AnyHttpUrl | None = None
+    # The operations console (/console) signs people in with Sign in with Slack, through the
+    # same Slack app (SLACK_CLIENT_ID / SLACK_CLIENT_SECRET); Slack's discovery document
+    # lives under the issuer.
+    slack_oidc_issuer: AnyHttpUrl = AnyHttpUrl("https://slack.com")
+    console_slack_client_id: str | None = None
+    """Unset: SLACK_CLIENT_ID (which also turns on OAuth installs for Bolt)."""
+    console_slack_client_secret: SecretStr | None = None
+    console_session_secret: SecretStr = SecretStr("yorozu-dev-console-session")
+    """Signs the console's session cookie; production needs its own."""
+    console_session_hours: Annotated[float, Field(gt=0, le=24 * 7)] = 8.0
 
     # Dispatch: per-destination rate caps (LINE's and Slack's published limits by default).
     line_rate_per_second: Annotated[float, Field(gt=0)] = 2000.0
@@ -176,13 +186,14 @@ class Settings(BaseSettings):
             "slack_signing_secret",
             "slack_bot_token",
             "log_hash_salt",
+            "console_session_secret",
         ):
             secret: SecretStr = getattr(self, name)
             value = secret.get_secret_value()
             if (
                 not value
                 or value in _DEV_SECRETS
-                or value == "yorozu-dev-log-salt"
+                or value in ("yorozu-dev-log-salt", "yorozu-dev-console-session")
                 or _is_placeholder(value)
             ):
                 raise SettingError(name.upper(), "a real secret in production (not the dev value)")

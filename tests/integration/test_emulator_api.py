@@ -212,3 +212,24 @@ async def test_without_the_emulator_there_is_no_page(tmp_path: Path) -> None:
         async with httpx.AsyncClient(transport=transport, base_url="http://x") as client:
             assert (await client.get("/emulator")).status_code == 404
             assert (await client.get("/emulator/api/config")).status_code == 404
+
+
+async def test_the_persona_picker_opens_the_console_signed_in_as_that_persona(
+    page: httpx.AsyncClient,
+) -> None:
+    config = (await page.get("/emulator/api/config")).json()
+    cco = next(p for p in config["slack"]["personas"] if p["role"] == "cco" and "東京" in p["org"])
+    opened = await page.get(f"/emulator/console?user={cco['user_id']}")
+    assert opened.status_code == 303
+    start = await page.get(opened.headers["location"])
+    assert start.status_code == 302  # to the OIDC stand-in's authorize page
+    async with httpx.AsyncClient() as browser:
+        approved = await browser.get(start.headers["location"])
+    assert approved.status_code == 302
+    back = httpx.URL(approved.headers["location"])
+    signed = await page.get(f"{back.path}?{back.query.decode()}")
+    assert signed.status_code == 303
+    hub = await page.get("/console", follow_redirects=True)
+    assert hub.status_code == 200
+    assert f"{cco['name']}（チーフコーディネーター）としてサインイン中" in hub.text
+    assert (await page.get("/emulator/console?user=U0NOBODY00")).status_code == 404

@@ -91,6 +91,7 @@ def test_production_refuses_placeholders_copied_from_env_example() -> None:
         "slack_signing_secret": "c" * 32,
         "slack_bot_token": "xoxb-1-2-" + "d" * 24,
         "log_hash_salt": "e" * 32,
+        "console_session_secret": "f" * 32,
     }
     assert load_settings(yorozu_env=Environment.production, **real).yorozu_env == "production"
     with pytest.raises(ValidationError) as caught:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import FileResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from core.clock import JST, OffsetClock, to_jst
@@ -78,6 +78,17 @@ def emulator_router() -> APIRouter:
         if path.parent != STATIC.resolve() or not path.is_file():
             raise HTTPException(404, "no such file")
         return FileResponse(path)
+
+    @router.get("/console")
+    async def console(request: Request, user: str) -> Response:
+        """Open the operations console signed in as a persona: the OIDC stand-in approves
+        the next Sign in with Slack as them, and the console's own sign-in does the rest."""
+        runtime = _runtime(request)
+        personas = {p.user_id for p in await runtime.personas()}
+        if user not in personas:
+            raise HTTPException(404, "no such persona")
+        runtime.platforms.oidc.approve_as = (user, runtime.platforms.team_id)
+        return RedirectResponse("/console/login", status_code=303)
 
     @router.get("/api/config")
     async def config(request: Request) -> dict[str, Any]:

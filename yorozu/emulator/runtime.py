@@ -114,6 +114,7 @@ class EmulatorRuntime:
                 people.append(Persona(user_id, name, roles.get(role, "co"), hub))
         for person in people:
             self.platforms.slack.add_user(person.user_id, person.name)
+            self.platforms.oidc.add_user(person.user_id, self.platforms.team_id, person.name)
         return people
 
     async def channels(self) -> list[Channel]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import TracebackType
 
-from pydantic import AnyHttpUrl
+from pydantic import AnyHttpUrl, SecretStr
 
 from core.clock import Clock
 from integrations.standins import (
@@ -14,12 +14,16 @@ from integrations.standins import (
     create_line_api,
     create_slack_api,
 )
+from integrations.standins.slack_oidc import SlackOidcStandin, create_slack_oidc
 from yorozu.sandbox.line_owner import LineOwner
 from yorozu.sandbox.slack_person import SlackPerson
 from yorozu.settings import Settings
 
 DEFAULT_LINE_CHANNEL_ID = "2000000001"
 TEAM_ID = "T0YOROZUDEMO"
+CONSOLE_CLIENT_ID = "0000000000.0000000001"
+CONSOLE_CLIENT_SECRET = "emulator-console-client-secret"
+"""The console's Sign in with Slack app on the local OIDC stand-in (development only)."""
 
 
 class LocalPlatforms:
@@ -39,6 +43,7 @@ class LocalPlatforms:
         self.slack: SlackApiStandin = create_slack_api(
             [settings.slack_bot_token.get_secret_value()], clock=clock.now, team_id=TEAM_ID
         )
+        self.oidc: SlackOidcStandin = create_slack_oidc({CONSOLE_CLIENT_ID: CONSOLE_CLIENT_SECRET})
         self._servers: list[ServerThread] = []
         self.line_url: str | None = None
         self.slack_url: str | None = None
@@ -53,12 +58,17 @@ class LocalPlatforms:
         self._servers.append(line)
         slack = ServerThread(self.slack.app).start()
         self._servers.append(slack)
+        oidc = ServerThread(self.oidc.app).start()
+        self._servers.append(oidc)
         self.line_url, self.slack_url = line.url, slack.url
         return self.settings.model_copy(
             update={
                 "line_api_base_url": AnyHttpUrl(line.url),
                 "line_data_api_base_url": AnyHttpUrl(line.url),
                 "slack_api_base_url": AnyHttpUrl(slack.url + "/api/"),
+                "slack_oidc_issuer": AnyHttpUrl(oidc.url),
+                "console_slack_client_id": CONSOLE_CLIENT_ID,
+                "console_slack_client_secret": SecretStr(CONSOLE_CLIENT_SECRET),
             }
         )
 

@@ -70,6 +70,7 @@ export class SlackPane {
     );
     picker.value = this.persona;
     picker.addEventListener("change", () => this.switchPersona(picker.value));
+    this.linkConsole();
 
     this.$("slack-channels").replaceChildren(
       ...this.channels.map((channel) =>
@@ -130,9 +131,16 @@ export class SlackPane {
     };
   }
 
+  /** The operations console, signed in as this persona (through the OIDC stand-in). */
+  linkConsole() {
+    const link = this.$("console-link");
+    if (link) link.href = `/emulator/console?user=${encodeURIComponent(this.persona)}`;
+  }
+
   switchPersona(userId) {
     this.persona = userId;
     sessionStorage.setItem(PERSONA_KEY, userId);
+    this.linkConsole();
     this.modals.reset();
     this.state = emptyState();
     this.loaded = false;

@@ -1,0 +1,437 @@
+"""The operations console's web pages (/console): server-rendered, forms that work without JS.
+
+A browser is one more channel into the core: this module turns requests into calls of
+core.console and renders what comes back with the message catalog, Japanese first. Every
+route asks `core.console.access.authorize` before it reads anything, naming the hub or
+organisation it is about; nothing here or in the templates decides access on its own.
+
+Sign-in is Sign in with Slack (OpenID Connect) through authlib: it fetches Slack's discovery
+document, checks the ID token's signature, issuer, audience and nonce, and keeps its state in
+the session. The session is Starlette's signed cookie (HttpOnly, SameSite=Lax, Secure in
+production, eight hours); it holds only the Slack ids and a CSRF token, and who the person
+is (role, hub, still active) is read from the database on every request.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.clock import Clock, to_jst
+from core.console import co_import
+from core.console.access import ConsoleRole, Decision, Permission, Principal, authorize
+from core.console.people import principal_for
+from core.db.models import AuditLog, Coordinator, Hub, PartnerOrganisation, PartnerStaff
+from core.db.session import unit_of_work
+from core.domain.enums import HubKind
+from core.i18n import Catalog, Text
+
+TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+USER_CLAIM = "https://slack.com/user_id"
+TEAM_CLAIM = "https://slack.com/team_id"
+AUDIT_PAGE = 100
+
+
+@dataclass
+class ConsoleDeps:
+    session_factory: async_sessionmaker[AsyncSession]
+    clock: Clock
+    catalog: Catalog
+    slack: Any | None
+    """authlib's registered Slack client, or None when no Slack app is configured."""
+
+
+DepsOf = Callable[[Request], ConsoleDeps]
+
+
+class Denied(Exception):
+    def __init__(self, decision: Decision) -> None:
+        self.decision = decision
+
+
+def console_router(deps_of: DepsOf) -> APIRouter:
+    router = APIRouter(prefix="/console", include_in_schema=False)
+
+    # -- rendering ---------------------------------------------------------------------------
+
+    def render(
+        request: Request,
+        template: str,
+        principal: Principal | None,
+        status_code: int = 200,
+        **context: Any,
+    ) -> Response:
+        deps = deps_of(request)
+        locale = _locale(request, principal)
+
+        def t(key: str, **params: Any) -> str:
+            return deps.catalog.text(key, locale, **params)
+
+        def tx(text: Text) -> str:
+            return deps.catalog.render(text, locale)
+
+        return TEMPLATES.TemplateResponse(
+            request,
+            template,
+            {
+                "t": t,
+                "tx": tx,
+                "locale": locale,
+                "me": principal,
+                "csrf": _csrf_token(request),
+                "jst": _jst,
+                **context,
+            },
+            status_code=status_code,
+        )
+
+    def deny(request: Request, principal: Principal | None, decision: Decision) -> Response:
+        if decision is Decision.SIGN_IN:
+            request.session["next"] = request.url.path
+            return RedirectResponse("/console/login", status_code=303)
+        return render(request, "message.html", principal, 403, message="console.forbidden")
+
+    async def signed_in(request: Request, session: AsyncSession) -> Principal | None:
+        who = request.session.get("who")
+        if not isinstance(who, dict):
+            return None
+        return await principal_for(session, str(who.get("team", "")), str(who.get("user", "")))
+
+    async def guarded(
+        request: Request,
+        permission: Permission,
+        page: Callable[[AsyncSession, Principal], Awaitable[Response]],
+        *,
+        hub_code: str | None = None,
+        organisation_id: int | None = None,
+    ) -> Response:
+        """Look up the principal and the target, authorize, then serve `page`."""
+        deps = deps_of(request)
+        async with unit_of_work(deps.session_factory) as session:
+            principal = await signed_in(request, session)
+            hub_id = None
+            org_hubs: frozenset[int] = frozenset()
+            if hub_code is not None:
+                hub = await session.scalar(select(Hub).where(Hub.code == hub_code))
+                if hub is None:
+                    if principal is None:
+                        return deny(request, None, Decision.SIGN_IN)
+                    return render(
+                        request, "message.html", principal, 404, message="console.not_found"
+                    )
+                hub_id = hub.id
+            if organisation_id is not None:
+                organisation = await session.get(PartnerOrganisation, organisation_id)
+                if organisation is None:
+                    if principal is None:
+                        return deny(request, None, Decision.SIGN_IN)
+                    return render(
+                        request, "message.html", principal, 404, message="console.not_found"
+                    )
+                org_hubs = await _hubs_of(session, organisation)
+            decision = authorize(
+                principal,
+                permission,
+                hub_id=hub_id,
+                organisation_id=organisation_id,
+                organisation_hub_ids=org_hubs,
+            )
+            if decision is not Decision.ALLOW or principal is None:
+                return deny(request, principal, decision)
+            return await page(session, principal)
+
+    def csrf_ok(request: Request, form: Any) -> bool:
+        expected = request.session.get("csrf")
+        given = form.get("csrf")
+        return (
+            isinstance(expected, str)
+            and isinstance(given, str)
+            and secrets.compare_digest(expected, given)
+        )
+
+    # -- signing in and out ------------------------------------------------------------------
+
+    @router.get("", response_class=HTMLResponse)
+    async def home(request: Request) -> Response:
+        deps = deps_of(request)
+        async with deps.session_factory() as session:
+            principal = await signed_in(request, session)
+            if principal is None:
+                return render(request, "sign_in.html", None, available=deps.slack is not None)
+            if principal.role is ConsoleRole.HQ:
+                hubs = (await session.scalars(select(Hub).order_by(Hub.code))).all()
+                return render(request, "hubs.html", principal, hubs=hubs)
+            if principal.role is ConsoleRole.PARTNER_ADMIN:
+                return RedirectResponse(
+                    f"/console/organisations/{principal.organisation_id}", status_code=303
+                )
+            hub = await session.get(Hub, principal.hub_id)
+            assert hub is not None
+            return RedirectResponse(f"/console/hubs/{hub.code}", status_code=303)
+
+    @router.get("/login")
+    async def login(request: Request) -> Response:
+        deps = deps_of(request)
+        if deps.slack is None:
+            return render(request, "sign_in.html", None, 503, available=False)
+        redirect_uri = str(request.url_for("console_callback"))
+        response: Response = await deps.slack.authorize_redirect(request, redirect_uri)
+        return response
+
+    @router.get("/auth/callback", name="console_callback")
+    async def callback(request: Request) -> Response:
+        deps = deps_of(request)
+        if deps.slack is None:
+            return render(request, "sign_in.html", None, 503, available=False)
+        from authlib.integrations.base_client import OAuthError
+
+        try:
+            token = await deps.slack.authorize_access_token(request)
+            claims = dict(token.get("userinfo") or {})
+            info = await deps.slack.userinfo(token=token)
+            claims.update(info)
+        except (OAuthError, KeyError, ValueError):
+            return render(request, "message.html", None, 400, message="console.sign_in_failed")
+        user, team = str(claims.get(USER_CLAIM, "")), str(claims.get(TEAM_CLAIM, ""))
+        async with deps.session_factory() as session:
+            principal = await principal_for(session, team, user) if user else None
+        if principal is None:
+            return render(request, "message.html", None, 403, message="console.not_registered")
+        target = request.session.pop("next", None)
+        request.session.clear()
+        request.session["who"] = {"user": user, "team": team}
+        request.session["csrf"] = secrets.token_urlsafe(24)
+        if not isinstance(target, str) or not target.startswith("/console"):
+            target = "/console"
+        return RedirectResponse(target, status_code=303)
+
+    @router.post("/logout")
+    async def logout(request: Request) -> Response:
+        form = await request.form()
+        if csrf_ok(request, form):
+            request.session.clear()
+        return RedirectResponse("/console", status_code=303)
+
+    # -- a hub -------------------------------------------------------------------------------
+
+    @router.get("/hubs/{code}", response_class=HTMLResponse)
+    async def hub_page(request: Request, code: str) -> Response:
+        async def page(session: AsyncSession, principal: Principal) -> Response:
+            hub = await session.scalar(select(Hub).where(Hub.code == code))
+            cos = (
+                await session.scalars(
+                    select(Coordinator)
+                    .where(Coordinator.hub_id == hub.id)  # type: ignore[union-attr]
+                    .order_by(Coordinator.active.desc(), Coordinator.name_kana, Coordinator.id)
+                )
+            ).all()
+            manage = authorize(principal, Permission.MANAGE_HUB, hub_id=hub.id)  # type: ignore[union-attr]
+            return render(
+                request,
+                "hub.html",
+                principal,
+                hub=hub,
+                coordinators=cos,
+                can_manage=manage is Decision.ALLOW,
+            )
+
+        return await guarded(request, Permission.VIEW_HUB, page, hub_code=code)
+
+    @router.get("/hubs/{code}/coordinators/import", response_class=HTMLResponse)
+    async def import_form(request: Request, code: str) -> Response:
+        async def page(session: AsyncSession, principal: Principal) -> Response:
+            hub = await session.scalar(select(Hub).where(Hub.code == code))
+            return render(request, "import.html", principal, hub=hub, report=None, csv_text="")
+
+        return await guarded(request, Permission.MANAGE_HUB, page, hub_code=code)
+
+    @router.post("/hubs/{code}/coordinators/import", response_class=HTMLResponse)
+    async def import_post(request: Request, code: str) -> Response:
+        deps = deps_of(request)
+        form = await request.form(max_part_size=co_import.MAX_BYTES * 2)
+
+        async def page(session: AsyncSession, principal: Principal) -> Response:
+            hub = await session.scalar(select(Hub).where(Hub.code == code))
+            assert hub is not None
+            upload = form.get("file")
+            data = b""
+            if upload is not None and not isinstance(upload, str):
+                data = await upload.read(co_import.MAX_BYTES + 1)
+            if not data:
+                data = str(form.get("csv_text", "")).encode("utf-8")
+            csv_text = co_import.decoded(data) or ""
+            refusal = None
+            if not csrf_ok(request, form):
+                refusal = "console.csrf"
+            elif not data.strip():
+                refusal = "console.import.no_file"
+            if refusal is not None:
+                return render(
+                    request,
+                    "import.html",
+                    principal,
+                    400,
+                    hub=hub,
+                    report=None,
+                    csv_text=csv_text,
+                    error=refusal,
+                )
+            report = co_import.read_sheet(data, deps.catalog)
+            if len(data) > co_import.MAX_BYTES:
+                csv_text = ""
+            team = request.session.get("who", {}).get("team")
+            if form.get("mode") == "apply" and report.ok:
+                await co_import.apply_import(
+                    session,
+                    report,
+                    hub_id=hub.id,
+                    team_id=team,
+                    actor_id=principal.coordinator_id,
+                    now=deps.clock.now(),
+                )
+            else:
+                await co_import.check_against_hub(session, report, hub_id=hub.id, team_id=team)
+            status = 200 if report.ok else 422
+            return render(
+                request,
+                "import.html",
+                principal,
+                status,
+                hub=hub,
+                report=report,
+                csv_text=csv_text,
+            )
+
+        try:
+            return await guarded(request, Permission.MANAGE_HUB, page, hub_code=code)
+        finally:
+            await form.close()
+
+    # -- the audit log -----------------------------------------------------------------------
+
+    @router.get("/hubs/{code}/audit", response_class=HTMLResponse)
+    async def audit_page(request: Request, code: str) -> Response:
+        async def page(session: AsyncSession, principal: Principal) -> Response:
+            hub = await session.scalar(select(Hub).where(Hub.code == code))
+            assert hub is not None
+            query = select(AuditLog).where(AuditLog.hub_id == hub.id)
+            params = request.query_params
+            case = params.get("case", "").strip()
+            if case.isdigit():
+                query = query.where(AuditLog.case_id == int(case))
+            actor = params.get("actor", "").strip()
+            if actor.isdigit():
+                query = query.where(AuditLog.actor_id == int(actor))
+            since, until = _day(params.get("from")), _day(params.get("to"))
+            if since is not None:
+                query = query.where(AuditLog.at >= _jst_midnight(since))
+            if until is not None:
+                query = query.where(AuditLog.at < _jst_midnight(until + timedelta(days=1)))
+            rows = (
+                await session.scalars(
+                    query.order_by(AuditLog.at.desc(), AuditLog.id.desc()).limit(AUDIT_PAGE)
+                )
+            ).all()
+            return render(
+                request,
+                "audit.html",
+                principal,
+                hub=hub,
+                rows=rows,
+                filters={
+                    "case": case,
+                    "actor": actor,
+                    "from": params.get("from", ""),
+                    "to": params.get("to", ""),
+                },
+                label=lambda action: _action_label(
+                    deps_of(request).catalog, action, _locale(request, principal)
+                ),
+            )
+
+        return await guarded(request, Permission.VIEW_AUDIT, page, hub_code=code)
+
+    # -- a partner organisation --------------------------------------------------------------
+
+    @router.get("/organisations/{organisation_id}", response_class=HTMLResponse)
+    async def organisation_page(request: Request, organisation_id: int) -> Response:
+        async def page(session: AsyncSession, principal: Principal) -> Response:
+            organisation = await session.get(PartnerOrganisation, organisation_id)
+            staff = (
+                await session.scalars(
+                    select(PartnerStaff)
+                    .where(PartnerStaff.organisation_id == organisation_id)
+                    .order_by(PartnerStaff.active.desc(), PartnerStaff.id)
+                )
+            ).all()
+            return render(
+                request, "organisation.html", principal, organisation=organisation, staff=staff
+            )
+
+        return await guarded(
+            request, Permission.VIEW_ORGANISATION, page, organisation_id=organisation_id
+        )
+
+    return router
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+def _locale(request: Request, principal: Principal | None) -> str:
+    asked = request.query_params.get("lang")
+    if asked in ("ja", "en"):
+        request.session["lang"] = asked
+    chosen = request.session.get("lang")
+    if chosen in ("ja", "en"):
+        return str(chosen)
+    return principal.locale if principal is not None else "ja"
+
+
+def _csrf_token(request: Request) -> str:
+    token = request.session.get("csrf")
+    if not isinstance(token, str):
+        token = secrets.token_urlsafe(24)
+        request.session["csrf"] = token
+    return token
+
+
+def _jst(moment: datetime) -> str:
+    return to_jst(moment).strftime("%Y-%m-%d %H:%M")
+
+
+def _day(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+def _jst_midnight(day: date) -> datetime:
+    from core.calendar import jst_at
+
+    return jst_at(day, datetime.min.time()).astimezone(UTC)
+
+
+def _action_label(catalog: Catalog, action: str, locale: str) -> str:
+    key = f"console.audit_action.{action}"
+    return catalog.text(key, locale) if catalog.has(key) else action
+
+
+async def _hubs_of(session: AsyncSession, organisation: PartnerOrganisation) -> frozenset[int]:
+    """The hubs a partner organisation works with: its prefecture's (HQ's for national ones)."""
+    if organisation.prefecture_code is None:
+        query = select(Hub.id).where(Hub.kind == HubKind.HQ)
+    else:
+        query = select(Hub.id).where(Hub.prefecture_code == organisation.prefecture_code)
+    return frozenset((await session.scalars(query)).all())

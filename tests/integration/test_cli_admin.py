@@ -1,0 +1,110 @@
+"""`yorozu admin`: the break-glass first HQ admin and the CO import, as a script runs them.
+
+Plain (not async) tests: the commands run their own event loop, as they do in a shell.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from core.db.models import AuditLog, Coordinator, Hub
+from yorozu.bootstrap import bootstrap, prepare_database
+from yorozu.cli import app
+from yorozu.settings import load_settings
+
+
+async def _prepare(url: str) -> None:
+    container = await bootstrap(load_settings(database_url=url, redis_url=None))
+    await prepare_database(container, demo=False)
+    await container.aclose()
+
+
+@pytest.fixture
+def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    url = f"sqlite+aiosqlite:///{tmp_path}/y.db"
+    asyncio.run(_prepare(url))
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    return url
+
+
+def _rows(url: str) -> tuple[list[Coordinator], list[str], list[str]]:
+    return asyncio.run(_read(url))
+
+
+async def _read(url: str) -> tuple[list[Coordinator], list[str], list[str]]:
+    container = await bootstrap(load_settings(database_url=url, redis_url=None))
+    try:
+        async with container.session_factory() as session:
+            cos = list((await session.scalars(select(Coordinator).order_by(Coordinator.id))).all())
+            actions = list((await session.scalars(select(AuditLog.action))).all())
+            hubs = [
+                str(await session.scalar(select(Hub.code).where(Hub.id == co.hub_id))) for co in cos
+            ]
+            return cos, actions, hubs
+    finally:
+        await container.aclose()
+
+
+def test_create_hq_makes_the_first_admin_once(database: str) -> None:
+    runner = CliRunner()
+    first = runner.invoke(
+        app, ["admin", "create-hq", "--slack-user", "U0FIRST001", "--team", "T01"]
+    )
+    assert first.exit_code == 0, first.output
+    assert "HQ admin created" in first.output
+    again = runner.invoke(
+        app, ["admin", "create-hq", "--slack-user", "U0FIRST001", "--team", "T01"]
+    )
+    assert again.exit_code == 0
+    assert "HQ admin kept" in again.output
+
+
+def test_the_first_admin_is_an_hq_coordinator_routing_never_assigns(database: str) -> None:
+    result = CliRunner().invoke(
+        app, ["admin", "create-hq", "--slack-user", "U0FIRST001", "--team", "T01"]
+    )
+    assert result.exit_code == 0, result.output
+    cos, actions, hubs = _rows(database)
+    [admin] = cos
+    assert (admin.console_admin, admin.capacity, admin.slack_team_id) == (True, 0, "T01")
+    assert hubs == ["00"]
+    assert actions == ["console.hq_admin_created"]
+
+
+def test_import_cos_checks_with_dry_run_and_writes_only_a_clean_sheet(
+    database: str, tmp_path: Path
+) -> None:
+    sheet = tmp_path / "cos.csv"
+    sheet.write_text(
+        "氏名,役割,専門分野,SlackユーザーID,相談可能時間\n"
+        "青木 一郎,コーディネーター,販路開拓,U0AOKI0001,月 09:00-12:00\n"
+        "石井 二美,所長,創業,U0ISHII001,\n",
+        encoding="utf-8-sig",
+    )
+    runner = CliRunner()
+    broken = runner.invoke(app, ["admin", "import-cos", str(sheet), "--hub", "13", "--dry-run"])
+    assert broken.exit_code == 1
+    assert (
+        "line 3\trole\t役割は「コーディネーター」か「チーフコーディネーター」です。"
+        in broken.output
+    )
+    assert _rows(database)[0] == []
+
+    sheet.write_text(sheet.read_text(encoding="utf-8-sig").replace("所長", "CCO"), "cp932")
+    checked = runner.invoke(app, ["admin", "import-cos", str(sheet), "--hub", "13", "--dry-run"])
+    assert checked.exit_code == 0, checked.output
+    assert "would write 2 coordinator(s)" in checked.output
+    assert _rows(database)[0] == []
+    written = runner.invoke(app, ["admin", "import-cos", str(sheet), "--hub", "13"])
+    assert written.exit_code == 0, written.output
+    cos, actions, _hubs = _rows(database)
+    assert [(co.name, co.role.value) for co in cos] == [("青木 一郎", "co"), ("石井 二美", "cco")]
+    assert actions.count("coordinator.imported") == 2
+    listed = runner.invoke(app, ["admin", "list", "--hub", "13"])
+    assert "U0AOKI0001\t青木 一郎" in listed.output

@@ -1,0 +1,403 @@
+"""The operations console: Sign in with Slack through the OIDC stand-in, and who sees what.
+
+Every console route is asked by every role (HQ, a CCO, a CO, a partner organisation's admin,
+nobody signed in) about its own hub or organisation and about another's; each cell of that
+matrix has one expected answer: 200, 403, or a redirect to sign in. A page that answers 200
+or 403 never carries the name of a coordinator of a hub the person may not see.
+
+The sign-in is the real code path: authlib fetches the stand-in's discovery document, trades
+the code for tokens over HTTP, checks the ID token's RS256 signature, issuer, audience and
+nonce, and reads openid.connect.userInfo.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.console.people import create_hq_admin
+from core.db.models import AuditLog, Coordinator, Hub, PartnerOrganisation, PartnerStaff
+from core.staff import resolve_slack_user
+from integrations.standins.server import ServerThread
+from integrations.standins.slack_oidc import SlackOidcStandin, create_slack_oidc
+from yorozu.app import create_app
+from yorozu.seed import seed
+from yorozu.settings import load_settings
+
+# The app builds its own engine from DATABASE_URL, which cannot carry the per-test PostgreSQL
+# schema; the console's queries are plain SQLAlchemy that the other suites run on both.
+pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+
+CLIENT_ID, CLIENT_SECRET = "1234.5678", "console-test-secret"
+TEAM = "default"
+HQ_USER = "U0HQADMIN01"
+
+
+@pytest.fixture(scope="module")
+def oidc() -> Iterator[tuple[SlackOidcStandin, str]]:
+    standin = create_slack_oidc({CLIENT_ID: CLIENT_SECRET})
+    server = ServerThread(standin.app).start()
+    yield standin, server.url
+    server.stop()
+
+
+@dataclass
+class Console:
+    app: Any
+    oidc: SlackOidcStandin
+    sessions: async_sessionmaker[AsyncSession]
+    people: dict[str, str]
+    """role name -> Slack user id."""
+    own_org: int
+    other_org: int
+    names: dict[str, set[str]]
+    """hub code -> names of its coordinators."""
+
+    def client(self) -> httpx.AsyncClient:
+        transport = httpx.ASGITransport(app=self.app)
+        return httpx.AsyncClient(transport=transport, base_url="http://test")
+
+    async def sign_in(self, client: httpx.AsyncClient, user: str) -> httpx.Response:
+        """What a browser does: to Slack's authorize page and back with a code."""
+        start = await client.get("/console/login")
+        assert start.status_code == 302, start.text
+        authorize = f"{start.headers['location']}&user={user}&team={TEAM}"
+        async with httpx.AsyncClient() as browser:
+            approved = await browser.get(authorize)
+        assert approved.status_code == 302, approved.text
+        back = httpx.URL(approved.headers["location"])
+        return await client.get(f"{back.path}?{back.query.decode()}")
+
+
+@pytest.fixture
+async def console(
+    database_url: str,
+    session_factory: async_sessionmaker[AsyncSession],
+    oidc: tuple[SlackOidcStandin, str],
+    clock: Any,
+) -> AsyncIterator[Console]:
+    standin, issuer = oidc
+    async with session_factory() as session, session.begin():
+        await seed(session, demo=True, clock=clock)
+        await create_hq_admin(
+            session, slack_user_id=HQ_USER, slack_team_id=TEAM, name="本部 管理者", now=clock.now()
+        )
+        hubs = {hub.code: hub for hub in (await session.scalars(select(Hub))).all()}
+        cos = (await session.scalars(select(Coordinator))).all()
+        cco = next(c for c in cos if c.hub_id == hubs["13"].id and c.role.value == "cco")
+        co = next(c for c in cos if c.hub_id == hubs["13"].id and c.role.value == "co")
+        orgs = (await session.scalars(select(PartnerOrganisation))).all()
+        own_org = next(o for o in orgs if o.prefecture_code == "13")
+        other_org = next(o for o in orgs if o.prefecture_code == "27")
+        admin = await session.scalar(
+            select(PartnerStaff).where(PartnerStaff.organisation_id == own_org.id).limit(1)
+        )
+        assert admin is not None
+        admin.console_admin = True
+        names: dict[str, set[str]] = {}
+        for c in cos:
+            hub_code = next(code for code, hub in hubs.items() if hub.id == c.hub_id)
+            names.setdefault(hub_code, set()).add(c.name)
+        people = {
+            "hq": HQ_USER,
+            "cco": str(cco.slack_user_id),
+            "co": str(co.slack_user_id),
+            "partner_admin": str(admin.slack_user_id),
+        }
+    for role, user in people.items():
+        standin.add_user(user, TEAM, role)
+    settings = load_settings(
+        database_url=database_url,
+        redis_url=None,
+        console_slack_client_id=CLIENT_ID,
+        console_slack_client_secret=CLIENT_SECRET,
+        slack_oidc_issuer=issuer,
+        emulator_enabled=False,
+    )
+    app = create_app(settings, clock=clock)
+    async with app.router.lifespan_context(app):
+        yield Console(app, standin, session_factory, people, own_org.id, other_org.id, names)
+
+
+def csrf_of(page: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert found, "the page has a form with a CSRF token"
+    return found.group(1)
+
+
+# -- signing in ------------------------------------------------------------------------------
+
+
+async def test_a_cco_signs_in_with_slack_lands_on_their_hub_and_signs_out(
+    console: Console,
+) -> None:
+    async with console.client() as client:
+        first = await client.get("/console")
+        assert first.status_code == 200
+        assert "Slackでサインイン" in first.text
+        signed = await console.sign_in(client, console.people["cco"])
+        assert signed.status_code == 303
+        assert signed.headers["location"] == "/console"
+        cookie = signed.headers["set-cookie"]
+        assert "httponly" in cookie.lower()
+        assert "samesite=lax" in cookie.lower()
+        assert "max-age=28800" in cookie.lower()
+        home = await client.get("/console")
+        assert home.status_code == 303
+        assert home.headers["location"] == "/console/hubs/13"
+        hub = await client.get("/console/hubs/13")
+        assert hub.status_code == 200
+        assert "チーフコーディネーター）としてサインイン中" in hub.text
+        # Signing out needs the form's token: a forged post leaves the session alone.
+        forged = await client.post("/console/logout", data={"csrf": "guess"})
+        assert forged.status_code == 303
+        assert (await client.get("/console/hubs/13")).status_code == 200
+        out = await client.post("/console/logout", data={"csrf": csrf_of(hub.text)})
+        assert out.status_code == 303
+        again = await client.get("/console/hubs/13")
+        assert again.status_code == 303
+        assert again.headers["location"] == "/console/login"
+
+
+async def test_after_sign_in_the_person_returns_to_the_page_they_asked_for(
+    console: Console,
+) -> None:
+    async with console.client() as client:
+        asked = await client.get("/console/hubs/13/audit")
+        assert asked.status_code == 303
+        signed = await console.sign_in(client, console.people["cco"])
+        assert signed.headers["location"] == "/console/hubs/13/audit"
+
+
+async def test_someone_not_registered_is_told_politely_and_not_signed_in(
+    console: Console,
+) -> None:
+    console.oidc.add_user("U0STRANGER1", TEAM, "stranger")
+    async with console.client() as client:
+        refused = await console.sign_in(client, "U0STRANGER1")
+        assert refused.status_code == 403
+        assert "登録されていません" in refused.text
+        assert (await client.get("/console/hubs/13")).status_code == 303
+
+
+async def test_a_deactivated_co_loses_access_at_the_next_click(console: Console) -> None:
+    async with console.client() as client:
+        await console.sign_in(client, console.people["co"])
+        assert (await client.get("/console/hubs/13")).status_code == 200
+        async with console.sessions() as session, session.begin():
+            co = await session.scalar(
+                select(Coordinator).where(Coordinator.slack_user_id == console.people["co"])
+            )
+            assert co is not None
+            co.active = False
+        assert (await client.get("/console/hubs/13")).status_code == 303
+
+
+async def test_a_forged_callback_does_not_sign_anyone_in(console: Console) -> None:
+    async with console.client() as client:
+        forged = await client.get("/console/auth/callback?code=made-up&state=made-up")
+        assert forged.status_code == 400
+        assert "サインインできませんでした" in forged.text
+        assert (await client.get("/console/hubs/13")).status_code == 303
+
+
+# -- the isolation matrix ----------------------------------------------------------------------
+
+ROLES = ("hq", "cco", "co", "partner_admin", "nobody")
+OWN, OTHER = "own", "other"
+EXPECTED: dict[str, dict[str, tuple[int, int]]] = {
+    # route: role -> (own hub or organisation, another's); 303 is "sign in first".
+    "hub": {"hq": (200, 200), "cco": (200, 403), "co": (200, 403), "partner_admin": (403, 403)},
+    "import_form": {
+        "hq": (200, 200),
+        "cco": (200, 403),
+        "co": (403, 403),
+        "partner_admin": (403, 403),
+    },
+    "import_check": {
+        "hq": (200, 200),
+        "cco": (200, 403),
+        "co": (403, 403),
+        "partner_admin": (403, 403),
+    },
+    "audit": {"hq": (200, 200), "cco": (200, 403), "co": (403, 403), "partner_admin": (403, 403)},
+    "organisation": {
+        "hq": (200, 200),
+        "cco": (200, 403),
+        "co": (403, 403),
+        "partner_admin": (200, 403),
+    },
+}
+SAMPLE = "氏名,SlackユーザーID\n山田 花子,U0YAMADAH01\n".encode()
+
+
+async def _ask(
+    console: Console, client: httpx.AsyncClient, route: str, target: str, csrf: str
+) -> httpx.Response:
+    hub = "13" if target == OWN else "27"
+    org = console.own_org if target == OWN else console.other_org
+    match route:
+        case "hub":
+            return await client.get(f"/console/hubs/{hub}")
+        case "import_form":
+            return await client.get(f"/console/hubs/{hub}/coordinators/import")
+        case "import_check":
+            return await client.post(
+                f"/console/hubs/{hub}/coordinators/import",
+                data={"csrf": csrf, "mode": "check"},
+                files={"file": ("cos.csv", SAMPLE, "text/csv")},
+            )
+        case "audit":
+            return await client.get(f"/console/hubs/{hub}/audit")
+        case "organisation":
+            return await client.get(f"/console/organisations/{org}")
+    raise AssertionError(route)
+
+
+async def test_every_route_answers_every_role_for_its_own_scope_only(console: Console) -> None:
+    cells = 0
+    for role in ROLES:
+        async with console.client() as client:
+            csrf = "none"
+            if role != "nobody":
+                signed = await console.sign_in(client, console.people[role])
+                assert signed.status_code == 303, (role, signed.text)
+                landing = await client.get(signed.headers["location"], follow_redirects=True)
+                csrf = csrf_of(landing.text)
+            for route, expected in EXPECTED.items():
+                for index, target in enumerate((OWN, OTHER)):
+                    answer = await _ask(console, client, route, target, csrf)
+                    want = 303 if role == "nobody" else expected[role][index]
+                    assert answer.status_code == want, (role, route, target, answer.text[:300])
+                    if want == 303:
+                        assert answer.headers["location"] == "/console/login"
+                    # Never a name of a CO of a hub this person may not see.
+                    hidden = console.names["27"] if role != "hq" else set()
+                    assert not {name for name in hidden if name in answer.text}, (role, route)
+                    cells += 1
+    assert cells == len(ROLES) * len(EXPECTED) * 2 == 50
+
+
+# -- onboarding from a spreadsheet ---------------------------------------------------------------
+
+FIVE = "".join(
+    ",".join(cells) + "\n"
+    for cells in (
+        ("氏名", "ふりがな", "役割", "専門分野", "資格", "SlackユーザーID", "メールアドレス",
+         "担当上限", "相談可能時間"),
+        ("青木 一郎", "あおき いちろう", "コーディネーター", "販路開拓、IT・デジタル",
+         "中小企業診断士", "U0AOKI0001", "aoki@hub13.example", "10",
+         "月 09:00-12:00 来所; 水 13:00-17:00 オンライン"),
+        ("石井 二美", "いしい ふたみ", "コーディネーター", "財務・資金調達", "税理士",
+         "U0ISHII001", "", "12", "火 10:00-16:00"),
+        ("上田 三郎", "うえだ さぶろう", "コーディネーター", "創業", "", "U0UEDA0001", "", "",
+         ""),
+        ("江藤 四季", "えとう しき", "コーディネーター", "デザイン", "", "U0ETO00001", "", "",
+         "木 09:00-12:00; 木 11:00-13:00"),
+        ("小川 五郎", "おがわ ごろう", "チーフコーディネーター", "事業承継", "中小企業診断士",
+         "U0OGAWA001", "", "8", "金 13:00-17:00 訪問"),
+    )
+)  # fmt: skip
+
+
+async def test_a_cco_imports_five_cos_sees_the_error_first_fixes_it_and_they_can_work(
+    console: Console,
+) -> None:
+    async def count_cos() -> int:
+        async with console.sessions() as session:
+            return int(await session.scalar(select(func.count()).select_from(Coordinator)) or 0)
+
+    before = await count_cos()
+    async with console.client() as client:
+        await console.sign_in(client, console.people["cco"])
+        form = await client.get("/console/hubs/13/coordinators/import")
+        csrf = csrf_of(form.text)
+        checked = await client.post(
+            "/console/hubs/13/coordinators/import",
+            data={"csrf": csrf, "mode": "check"},
+            files={"file": ("cos.csv", FIVE.encode(), "text/csv")},
+        )
+        assert checked.status_code == 422
+        assert "1件の問題があります。何も登録していません。" in checked.text
+        assert "「木 11:00-13:00」が同じ曜日の別の時間と重なっています。" in checked.text
+        # Trying to apply the broken sheet anyway writes nothing either.
+        forced = await client.post(
+            "/console/hubs/13/coordinators/import",
+            data={"csrf": csrf, "mode": "apply", "csv_text": FIVE},
+        )
+        assert forced.status_code == 422
+        assert await count_cos() == before
+        # What they sent is on the page to fix, not lost.
+        assert "江藤 四季" in checked.text
+        assert 'name="csv_text"' in checked.text
+
+        fixed = FIVE.replace("木 11:00-13:00", "木 13:00-15:00")
+        ok = await client.post(
+            "/console/hubs/13/coordinators/import",
+            data={"csrf": csrf, "mode": "check", "csv_text": fixed},
+        )
+        assert ok.status_code == 200
+        assert "5行とも問題ありません" in ok.text
+        assert await count_cos() == before
+        done = await client.post(
+            "/console/hubs/13/coordinators/import",
+            data={"csrf": csrf, "mode": "apply", "csv_text": fixed},
+        )
+        assert done.status_code == 200
+        assert "5人のコーディネーターを登録・更新しました。" in done.text
+        hub = await client.get("/console/hubs/13")
+        assert "小川 五郎" in hub.text
+        assert "事業承継" in hub.text
+        audit = await client.get("/console/hubs/13/audit")
+        assert audit.text.count("コーディネーターを登録") >= 5
+
+    assert await count_cos() == before + 5
+    async with console.sessions() as session:
+        # Known in Slack from now on: their claims and DMs work like any CO's.
+        aoki = await resolve_slack_user(session, TEAM, "U0AOKI0001")
+        assert aoki is not None
+        assert aoki.is_coordinator
+        ogawa = await session.scalar(select(Coordinator).where(Coordinator.name == "小川 五郎"))
+        assert ogawa is not None
+        assert (ogawa.role.value, ogawa.capacity, ogawa.specialties) == ("cco", 8, ["succession"])
+        audits = await session.scalar(
+            select(func.count())
+            .select_from(AuditLog)
+            .where(AuditLog.action == "coordinator.imported")
+        )
+        assert audits == 5
+
+
+async def test_an_import_without_the_form_token_is_refused_and_keeps_the_sheet(
+    console: Console,
+) -> None:
+    async with console.client() as client:
+        await console.sign_in(client, console.people["cco"])
+        refused = await client.post(
+            "/console/hubs/13/coordinators/import",
+            data={"csrf": "stale", "mode": "apply", "csv_text": FIVE},
+        )
+        assert refused.status_code == 400
+        assert "フォームの有効期限が切れました" in refused.text
+        assert "青木 一郎" in refused.text
+
+
+async def test_a_ten_megabyte_upload_gets_a_clear_answer(console: Console) -> None:
+    async with console.client() as client:
+        await console.sign_in(client, console.people["cco"])
+        form = await client.get("/console/hubs/13/coordinators/import")
+        big = b"a," * (5 * 1024 * 1024)
+        answer = await client.post(
+            "/console/hubs/13/coordinators/import",
+            data={"csrf": csrf_of(form.text), "mode": "check"},
+            files={"file": ("big.csv", big, "text/csv")},
+        )
+        assert answer.status_code in (413, 422)
+        assert "ファイルが大きすぎます" in answer.text
