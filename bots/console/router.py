@@ -28,7 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import Clock, to_jst
-from core.console import co_import
+from core.console import co_import, hub_settings
 from core.console.access import ConsoleRole, Decision, Permission, Principal, authorize
 from core.console.people import principal_for
 from core.db.models import AuditLog, Coordinator, Hub, PartnerOrganisation, PartnerStaff
@@ -316,6 +316,54 @@ def console_router(deps_of: DepsOf) -> APIRouter:
             return await guarded(request, Permission.MANAGE_HUB, page, hub_code=code)
         finally:
             await form.close()
+
+    # -- hub settings ------------------------------------------------------------------------
+
+    @router.get("/hubs/{code}/settings", response_class=HTMLResponse)
+    async def settings_form(request: Request, code: str) -> Response:
+        async def page(session: AsyncSession, principal: Principal) -> Response:
+            hub = await session.scalar(select(Hub).where(Hub.code == code))
+            assert hub is not None
+            typed = await hub_settings.current_settings(session, hub)
+            return render(request, "settings.html", principal, hub=hub, typed=typed, errors={})
+
+        return await guarded(request, Permission.MANAGE_HUB, page, hub_code=code)
+
+    @router.post("/hubs/{code}/settings", response_class=HTMLResponse)
+    async def settings_post(request: Request, code: str) -> Response:
+        deps = deps_of(request)
+        async with request.form() as raw:
+            typed = {key: str(value) for key, value in raw.items() if isinstance(value, str)}
+            token_ok = csrf_ok(request, raw)
+
+        async def page(session: AsyncSession, principal: Principal) -> Response:
+            hub = await session.scalar(select(Hub).where(Hub.code == code))
+            assert hub is not None
+            stored = await hub_settings.current_settings(session, hub)
+            shown = {**typed, "line_secret_set": stored["line_secret_set"]}
+            for secret in hub_settings.SECRET_FIELDS:
+                shown[secret] = ""  # never echoed back, even when typed
+            if not token_ok:
+                return render(
+                    request, "settings.html", principal, 400,
+                    hub=hub, typed=shown, errors={}, error="console.csrf",
+                )  # fmt: skip
+            form = hub_settings.read_settings(typed)
+            if not form.ok:
+                return render(
+                    request, "settings.html", principal, 422,
+                    hub=hub, typed=shown, errors=form.errors, error="console.settings.has_errors",
+                )  # fmt: skip
+            changes = await hub_settings.apply_settings(
+                session, hub, form, actor_id=principal.coordinator_id, now=deps.clock.now()
+            )
+            fresh = await hub_settings.current_settings(session, hub)
+            notice = "console.settings.saved" if changes else "console.settings.nothing_changed"
+            return render(
+                request, "settings.html", principal, hub=hub, typed=fresh, errors={}, notice=notice
+            )
+
+        return await guarded(request, Permission.MANAGE_HUB, page, hub_code=code)
 
     # -- the audit log -----------------------------------------------------------------------
 

@@ -227,6 +227,18 @@ EXPECTED: dict[str, dict[str, tuple[int, int]]] = {
         "co": (403, 403),
         "partner_admin": (403, 403),
     },
+    "settings": {
+        "hq": (200, 200),
+        "cco": (200, 403),
+        "co": (403, 403),
+        "partner_admin": (403, 403),
+    },
+    "settings_save": {
+        "hq": (200, 200),
+        "cco": (200, 403),
+        "co": (403, 403),
+        "partner_admin": (403, 403),
+    },
     "audit": {"hq": (200, 200), "cco": (200, 403), "co": (403, 403), "partner_admin": (403, 403)},
     "organisation": {
         "hq": (200, 200),
@@ -234,6 +246,19 @@ EXPECTED: dict[str, dict[str, tuple[int, int]]] = {
         "co": (403, 403),
         "partner_admin": (200, 403),
     },
+}
+UNCHANGED = {
+    code: {
+        "slack_intake_channel_id": f"C0HUB{code}",
+        "push_opens": "08:00",
+        "push_closes": "21:00",
+        "escalation_hours": "24",
+        "followup_months": "1, 3, 6, 12, 24",
+        # The demo seed's 年末年始 of the clock's fiscal year.
+        "closed_days": "\n".join(f"2026-12-{d}" for d in (29, 30, 31))
+        + "\n2027-01-01\n2027-01-02\n2027-01-03",
+    }
+    for code in ("13", "27")
 }
 SAMPLE = "氏名,SlackユーザーID\n山田 花子,U0YAMADAH01\n".encode()
 
@@ -253,6 +278,13 @@ async def _ask(
                 f"/console/hubs/{hub}/coordinators/import",
                 data={"csrf": csrf, "mode": "check"},
                 files={"file": ("cos.csv", SAMPLE, "text/csv")},
+            )
+        case "settings":
+            return await client.get(f"/console/hubs/{hub}/settings")
+        case "settings_save":
+            # An unchanged form: allowed people get "nothing changed", the rest 403.
+            return await client.post(
+                f"/console/hubs/{hub}/settings", data={**UNCHANGED[hub], "csrf": csrf}
             )
         case "audit":
             return await client.get(f"/console/hubs/{hub}/audit")
@@ -278,11 +310,13 @@ async def test_every_route_answers_every_role_for_its_own_scope_only(console: Co
                     assert answer.status_code == want, (role, route, target, answer.text[:300])
                     if want == 303:
                         assert answer.headers["location"] == "/console/login"
+                    if route == "settings_save" and want == 200:
+                        assert "変更はありませんでした。" in answer.text
                     # Never a name of a CO of a hub this person may not see.
                     hidden = console.names["27"] if role != "hq" else set()
                     assert not {name for name in hidden if name in answer.text}, (role, route)
                     cells += 1
-    assert cells == len(ROLES) * len(EXPECTED) * 2 == 50
+    assert cells == len(ROLES) * len(EXPECTED) * 2 == 70
 
 
 # -- onboarding from a spreadsheet ---------------------------------------------------------------
@@ -401,3 +435,67 @@ async def test_a_ten_megabyte_upload_gets_a_clear_answer(console: Console) -> No
         )
         assert answer.status_code in (413, 422)
         assert "ファイルが大きすぎます" in answer.text
+
+
+# -- hub settings ------------------------------------------------------------------------------
+
+
+async def test_a_cco_changes_the_hubs_settings_with_errors_shown_on_the_fields_and_audited(
+    console: Console,
+) -> None:
+    async with console.client() as client:
+        await console.sign_in(client, console.people["cco"])
+        form = await client.get("/console/hubs/13/settings")
+        assert form.status_code == 200
+        assert 'value="08:00"' in form.text
+        assert 'value="C0HUB13"' in form.text
+        typed = {
+            "csrf": csrf_of(form.text),
+            "slack_intake_channel_id": "c0newqueue1",
+            "push_opens": "09:00",
+            "push_closes": "8:00",
+            "escalation_hours": "16",
+            "followup_months": "1、3、6",
+            "closed_days": "2026-08-13\n2026-08-14\n8月15日",
+            "line_channel_id": "2001234567",
+            "line_name": "東京都よろず支援拠点",
+            "line_monthly_push_budget": "5000",
+            "line_plan": "light",
+            "line_secret": "0123456789abcdef0123456789abcdef",
+            "line_access_token": "",
+        }
+        wrong = await client.post("/console/hubs/13/settings", data=typed)
+        assert wrong.status_code == 422
+        assert "直していただきたい項目があります。入力内容はそのまま残っています。" in wrong.text
+        assert "終える時刻は、始める時刻より後にしてください。" in wrong.text
+        assert "「8月15日」を日付として読めませんでした。" in wrong.text
+        # Everything typed is still there, apart from the secret, which is never echoed.
+        assert 'value="c0newqueue1"' in wrong.text
+        assert "2026-08-14" in wrong.text
+        assert "0123456789abcdef" not in wrong.text
+
+        fixed = {**typed, "push_closes": "20:00", "closed_days": "2026-08-13\n2026-08-14"}
+        saved = await client.post("/console/hubs/13/settings", data=fixed)
+        assert saved.status_code == 200, saved.text
+        assert "保存しました。" in saved.text
+        assert "0123456789abcdef" not in saved.text
+        assert "設定済み" in saved.text
+        audit = await client.get("/console/hubs/13/audit")
+        assert "拠点の設定を変更" in audit.text
+        assert "0123456789abcdef" not in audit.text
+
+    async with console.sessions() as session:
+        hub = await session.scalar(select(Hub).where(Hub.code == "13"))
+        assert hub is not None
+        assert hub.slack_intake_channel_id == "C0NEWQUEUE1"
+        assert (hub.quiet_end.hour, hub.quiet_start.hour) == (9, 20)
+        assert (hub.escalation_hours, hub.followup_months) == (16, [1, 3, 6])
+        row = await session.scalar(
+            select(AuditLog).where(AuditLog.action == "hub.settings_changed")
+        )
+        assert row is not None
+        changes = row.details["changes"]
+        assert changes["push_closes"] == ["21:00", "20:00"]
+        assert changes["escalation_hours"] == ["24", "16"]
+        assert changes["line_secret"] == ["changed"]
+        assert "0123456789abcdef" not in str(row.details)

@@ -1,0 +1,220 @@
+"""A hub's settings as its CCO (or HQ) changes them: checked, applied, and audited old → new.
+
+The fields are the ones the rest of the product already reads: the queue channel in Slack,
+the owners' push window, escalation and follow-up timing, closed days, and the hub's own
+LINE account (budget, plan and its secrets). A form arrives as the strings the person typed;
+`read_settings` turns them into values or field errors without touching anything, so a page
+with one wrong field shows it next to the field and keeps everything else as typed.
+
+Secrets (the LINE channel secret and access token) are write-only: a blank field keeps the
+stored one, and the audit row says only that it changed, never the value.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from typing import Any, Final
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.db.models import AuditLog, Hub, HubClosedDay, LineChannel
+from core.domain.enums import ActorKind
+from core.i18n import Text
+from core.text.normalize import normalize_text
+
+SECRET_FIELDS: Final = frozenset({"line_secret", "line_access_token"})
+_CHANNEL = re.compile(r"^[CG][A-Z0-9]{6,}$")
+_LINE_CHANNEL_ID = re.compile(r"^\d{6,20}$")
+_TIME = re.compile(r"^(\d{1,2}):(\d{2})$")
+
+
+@dataclass
+class SettingsForm:
+    """What the person typed (`typed`) and what it means (`values`), field by field."""
+
+    typed: dict[str, str]
+    values: dict[str, Any] = field(default_factory=dict)
+    errors: dict[str, Text] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+async def current_settings(session: AsyncSession, hub: Hub) -> dict[str, str]:
+    """The form's initial values, as text; secrets are never put back into a page."""
+    channel = await _hub_channel(session, hub)
+    closed = (
+        await session.scalars(
+            select(HubClosedDay.day).where(HubClosedDay.hub_id == hub.id).order_by(HubClosedDay.day)
+        )
+    ).all()
+    return {
+        "slack_intake_channel_id": hub.slack_intake_channel_id or "",
+        "push_opens": hub.quiet_end.strftime("%H:%M"),
+        "push_closes": hub.quiet_start.strftime("%H:%M"),
+        "escalation_hours": str(hub.escalation_hours),
+        "followup_months": ", ".join(str(month) for month in hub.followup_months),
+        "closed_days": "\n".join(day.isoformat() for day in closed),
+        "line_channel_id": channel.channel_id if channel else "",
+        "line_name": channel.name if channel else "",
+        "line_monthly_push_budget": (
+            str(channel.monthly_push_budget)
+            if channel and channel.monthly_push_budget is not None
+            else ""
+        ),
+        "line_plan": (channel.plan or "") if channel else "",
+        "line_secret": "",
+        "line_access_token": "",
+        "line_secret_set": "yes" if channel and channel.secret else "",
+    }
+
+
+def read_settings(typed: dict[str, str]) -> SettingsForm:
+    form = SettingsForm(typed=dict(typed))
+    text = {key: normalize_text(value) for key, value in typed.items()}
+
+    channel = text.get("slack_intake_channel_id", "").upper()
+    if channel and not _CHANNEL.match(channel):
+        form.errors["slack_intake_channel_id"] = Text("console.settings.error.channel")
+    form.values["slack_intake_channel_id"] = channel or None
+
+    opens, closes = _time(text.get("push_opens", "")), _time(text.get("push_closes", ""))
+    if opens is None:
+        form.errors["push_opens"] = Text("console.settings.error.time")
+    if closes is None:
+        form.errors["push_closes"] = Text("console.settings.error.time")
+    if opens is not None and closes is not None:
+        if opens >= closes:
+            form.errors["push_closes"] = Text("console.settings.error.window")
+        form.values["quiet_end"], form.values["quiet_start"] = opens, closes
+
+    hours = text.get("escalation_hours", "")
+    if not hours.isdigit() or not 1 <= int(hours) <= 240:
+        form.errors["escalation_hours"] = Text("console.settings.error.escalation")
+    else:
+        form.values["escalation_hours"] = int(hours)
+
+    months = [item.strip() for item in re.split(r"[,、\s]+", text.get("followup_months", ""))]
+    months = [item for item in months if item]
+    if not months or not all(m.isdigit() and 1 <= int(m) <= 120 for m in months):
+        form.errors["followup_months"] = Text("console.settings.error.months")
+    else:
+        form.values["followup_months"] = sorted({int(m) for m in months})
+
+    days: set[date] = set()
+    for item in re.split(r"[\s,、]+", text.get("closed_days", "")):
+        if not item:
+            continue
+        try:
+            days.add(date.fromisoformat(item.replace("/", "-")))
+        except ValueError:
+            form.errors["closed_days"] = Text("console.settings.error.day", value=item)
+    form.values["closed_days"] = sorted(days)
+
+    line_id = text.get("line_channel_id", "")
+    form.values["line_channel_id"] = line_id or None
+    if line_id and not _LINE_CHANNEL_ID.match(line_id):
+        form.errors["line_channel_id"] = Text("console.settings.error.line_channel")
+    form.values["line_name"] = text.get("line_name", "") or None
+    budget = text.get("line_monthly_push_budget", "")
+    if budget and not budget.isdigit():
+        form.errors["line_monthly_push_budget"] = Text("console.settings.error.budget")
+    form.values["line_monthly_push_budget"] = int(budget) if budget.isdigit() else None
+    form.values["line_plan"] = text.get("line_plan", "") or None
+    for secret in SECRET_FIELDS:
+        # Secrets are taken as typed (no normalising), blank meaning "keep the stored one".
+        form.values[secret] = typed.get(secret, "").strip() or None
+    if not line_id and any(form.values[name] for name in ("line_secret", "line_access_token")):
+        form.errors["line_channel_id"] = Text("console.settings.error.line_channel_needed")
+    return form
+
+
+def _time(value: str) -> time | None:
+    match = _TIME.match(value)
+    if match is None:
+        return None
+    hour, minute = int(match.group(1)), int(match.group(2))
+    if hour > 23 or minute > 59:
+        return None
+    return time(hour, minute)
+
+
+async def _hub_channel(session: AsyncSession, hub: Hub) -> LineChannel | None:
+    found: LineChannel | None = await session.scalar(
+        select(LineChannel).where(LineChannel.hub_id == hub.id).order_by(LineChannel.id).limit(1)
+    )
+    return found
+
+
+async def apply_settings(
+    session: AsyncSession,
+    hub: Hub,
+    form: SettingsForm,
+    *,
+    actor_id: int | None,
+    now: datetime,
+) -> dict[str, list[Any]]:
+    """Apply a checked form; the changes as {field: [old, new]} (secrets: "changed")."""
+    if not form.ok:
+        raise ValueError("apply_settings needs a form without errors")
+    before = await current_settings(session, hub)
+    values = form.values
+    hub.slack_intake_channel_id = values["slack_intake_channel_id"]
+    hub.quiet_start, hub.quiet_end = values["quiet_start"], values["quiet_end"]
+    hub.escalation_hours = values["escalation_hours"]
+    hub.followup_months = values["followup_months"]
+
+    await session.execute(
+        delete(HubClosedDay).where(
+            HubClosedDay.hub_id == hub.id, HubClosedDay.day.not_in(values["closed_days"])
+        )
+    )
+    known = set(
+        (await session.scalars(select(HubClosedDay.day).where(HubClosedDay.hub_id == hub.id))).all()
+    )
+    session.add_all(
+        HubClosedDay(hub_id=hub.id, day=day) for day in values["closed_days"] if day not in known
+    )
+
+    secrets_changed: list[str] = []
+    channel = await _hub_channel(session, hub)
+    if values["line_channel_id"]:
+        if channel is None:
+            channel = LineChannel(hub_id=hub.id, channel_id=values["line_channel_id"], name="")
+            session.add(channel)
+        channel.channel_id = values["line_channel_id"]
+        channel.name = values["line_name"] or hub.name_ja
+        channel.monthly_push_budget = values["line_monthly_push_budget"]
+        channel.plan = values["line_plan"]
+        if values["line_secret"] and values["line_secret"] != channel.secret:
+            channel.secret = values["line_secret"]
+            secrets_changed.append("line_secret")
+        if values["line_access_token"] and values["line_access_token"] != channel.access_token:
+            channel.access_token = values["line_access_token"]
+            secrets_changed.append("line_access_token")
+    await session.flush()
+
+    after = await current_settings(session, hub)
+    changes: dict[str, list[Any]] = {
+        key: [before[key], after[key]]
+        for key in after
+        if key not in SECRET_FIELDS and key != "line_secret_set" and before[key] != after[key]
+    }
+    for name in secrets_changed:
+        changes[name] = ["changed"]
+    if changes:
+        session.add(
+            AuditLog(
+                at=now,
+                actor_kind=ActorKind.COORDINATOR if actor_id else ActorKind.SYSTEM,
+                actor_id=actor_id,
+                action="hub.settings_changed",
+                hub_id=hub.id,
+                details={"changes": changes},
+            )
+        )
+    return changes
