@@ -30,11 +30,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core.clock import Clock, to_jst
 from core.console import co_import, hub_settings
 from core.console.access import ConsoleRole, Decision, Permission, Principal, authorize
+from core.console.deactivate import set_active
 from core.console.people import principal_for
 from core.db.models import AuditLog, Coordinator, Hub, PartnerOrganisation, PartnerStaff
 from core.db.session import unit_of_work
 from core.domain.enums import HubKind
 from core.i18n import Catalog, Text
+from core.queues.sql import SqlAlchemyHubQueue
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 USER_CLAIM = "https://slack.com/user_id"
@@ -243,6 +245,7 @@ def console_router(deps_of: DepsOf) -> APIRouter:
                 hub=hub,
                 coordinators=cos,
                 can_manage=manage is Decision.ALLOW,
+                flash=request.session.pop("flash", None),
             )
 
         return await guarded(request, Permission.VIEW_HUB, page, hub_code=code)
@@ -316,6 +319,38 @@ def console_router(deps_of: DepsOf) -> APIRouter:
             return await guarded(request, Permission.MANAGE_HUB, page, hub_code=code)
         finally:
             await form.close()
+
+    @router.post("/hubs/{code}/coordinators/{co_id}/active", response_class=HTMLResponse)
+    async def coordinator_active(request: Request, code: str, co_id: int) -> Response:
+        deps = deps_of(request)
+        async with request.form() as form:
+            token_ok = csrf_ok(request, form)
+            wanted = form.get("active") == "1"
+
+        async def page(session: AsyncSession, principal: Principal) -> Response:
+            hub = await session.scalar(select(Hub).where(Hub.code == code))
+            co = await session.get(Coordinator, co_id)
+            if hub is None or co is None or co.hub_id != hub.id:
+                return render(request, "message.html", principal, 404, message="console.not_found")
+            if not token_ok:
+                return render(request, "message.html", principal, 400, message="console.csrf")
+            done = await set_active(
+                session,
+                co,
+                wanted,
+                actor_id=principal.coordinator_id,
+                now=deps.clock.now(),
+                queue=SqlAlchemyHubQueue.in_transaction(session),
+            )
+            request.session["flash"] = deps.catalog.text(
+                "console.deactivated.done_on" if wanted else "console.deactivated.done_off",
+                _locale(request, principal),
+                name=co.name,
+                count=len(done.reopened),
+            )
+            return RedirectResponse(f"/console/hubs/{code}", status_code=303)
+
+        return await guarded(request, Permission.MANAGE_HUB, page, hub_code=code)
 
     # -- hub settings ------------------------------------------------------------------------
 

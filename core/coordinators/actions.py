@@ -509,6 +509,59 @@ async def transfer_case(
     return target
 
 
+async def reopen_cases_of(
+    session: AsyncSession,
+    co: Coordinator,
+    *,
+    now: datetime,
+    actor_id: int | None,
+    queue: HubQueue | None = None,
+) -> list[Case]:
+    """Offer every open case a CO holds back to their hub's queue, for another CO to claim.
+
+    Used when a CO leaves (deactivated in the console): their history stays theirs, but an
+    owner must not wait on someone who is gone. Each card gets its claim button back. Cases
+    the CO has already booked keep their booking; the CCO sees them in the returned list.
+    """
+    cases = (
+        await session.scalars(
+            select(Case)
+            .where(
+                Case.assigned_co_id == co.id,
+                Case.status.in_([CaseStatus.CLAIMED, CaseStatus.BOOKED, CaseStatus.IN_SUPPORT]),
+            )
+            .order_by(Case.id)
+        )
+    ).all()
+    hub = await session.get(Hub, co.hub_id)
+    for case in cases:
+        if queue is not None and hub is not None:
+            try:
+                await queue.release(case.id)
+            except UnknownCase:
+                await queue.enqueue(
+                    QueueEntry(case.id, hub.code, min(case.priority, MAX_PRIORITY), case.created_at)
+                )
+            except QueueError:
+                pass  # not held in the queue (booked straight from LINE): the row decides
+        case.assigned_co_id = None
+        case.claimed_at = None
+        _move(
+            session,
+            case,
+            CaseStatus.QUEUED,
+            now=now,
+            actor_id=actor_id,
+            note=f"coordinator {co.id} left; offered for reassignment",
+        )
+        _audit(
+            session, "case.reopened", now=now, case=case, actor_id=actor_id, released_co_id=co.id
+        )
+        await session.flush()
+        await _refresh_card(session, case, now=now, suffix=f"reopened:{_stamp(now)}", assignee=None)
+    return list(cases)
+
+
 # -- outcome ---------------------------------------------------------------------------------
 
 

@@ -59,6 +59,8 @@ class Console:
     other_org: int
     names: dict[str, set[str]]
     """hub code -> names of its coordinators."""
+    a_co: dict[str, int]
+    """hub code -> the id of one of its active coordinators."""
 
     def client(self) -> httpx.AsyncClient:
         transport = httpx.ASGITransport(app=self.app)
@@ -102,9 +104,11 @@ async def console(
         assert admin is not None
         admin.console_admin = True
         names: dict[str, set[str]] = {}
+        a_co: dict[str, int] = {}
         for c in cos:
             hub_code = next(code for code, hub in hubs.items() if hub.id == c.hub_id)
             names.setdefault(hub_code, set()).add(c.name)
+            a_co.setdefault(hub_code, c.id)
         people = {
             "hq": HQ_USER,
             "cco": str(cco.slack_user_id),
@@ -123,7 +127,7 @@ async def console(
     )
     app = create_app(settings, clock=clock)
     async with app.router.lifespan_context(app):
-        yield Console(app, standin, session_factory, people, own_org.id, other_org.id, names)
+        yield Console(app, standin, session_factory, people, own_org.id, other_org.id, names, a_co)
 
 
 def csrf_of(page: str) -> str:
@@ -239,6 +243,14 @@ EXPECTED: dict[str, dict[str, tuple[int, int]]] = {
         "co": (403, 403),
         "partner_admin": (403, 403),
     },
+    # Making an active CO active again changes nothing; allowed people are sent back to the
+    # hub page (303 there, not to sign-in).
+    "co_active": {
+        "hq": (303, 303),
+        "cco": (303, 403),
+        "co": (403, 403),
+        "partner_admin": (403, 403),
+    },
     "audit": {"hq": (200, 200), "cco": (200, 403), "co": (403, 403), "partner_admin": (403, 403)},
     "organisation": {
         "hq": (200, 200),
@@ -286,6 +298,11 @@ async def _ask(
             return await client.post(
                 f"/console/hubs/{hub}/settings", data={**UNCHANGED[hub], "csrf": csrf}
             )
+        case "co_active":
+            return await client.post(
+                f"/console/hubs/{hub}/coordinators/{console.a_co[hub]}/active",
+                data={"csrf": csrf, "active": "1"},
+            )
         case "audit":
             return await client.get(f"/console/hubs/{hub}/audit")
         case "organisation":
@@ -308,15 +325,17 @@ async def test_every_route_answers_every_role_for_its_own_scope_only(console: Co
                     answer = await _ask(console, client, route, target, csrf)
                     want = 303 if role == "nobody" else expected[role][index]
                     assert answer.status_code == want, (role, route, target, answer.text[:300])
-                    if want == 303:
+                    if role == "nobody":
                         assert answer.headers["location"] == "/console/login"
+                    elif want == 303:
+                        assert answer.headers["location"].startswith("/console/hubs/")
                     if route == "settings_save" and want == 200:
                         assert "変更はありませんでした。" in answer.text
                     # Never a name of a CO of a hub this person may not see.
                     hidden = console.names["27"] if role != "hq" else set()
                     assert not {name for name in hidden if name in answer.text}, (role, route)
                     cells += 1
-    assert cells == len(ROLES) * len(EXPECTED) * 2 == 70
+    assert cells == len(ROLES) * len(EXPECTED) * 2 == 80
 
 
 # -- onboarding from a spreadsheet ---------------------------------------------------------------
@@ -499,3 +518,94 @@ async def test_a_cco_changes_the_hubs_settings_with_errors_shown_on_the_fields_a
         assert changes["escalation_hours"] == ["24", "16"]
         assert changes["line_secret"] == ["changed"]
         assert "0123456789abcdef" not in str(row.details)
+
+
+# -- a CO leaves -------------------------------------------------------------------------------
+
+
+async def test_deactivating_a_co_offers_their_cases_to_the_hub_and_ends_their_access(
+    console: Console, clock: Any
+) -> None:
+    from core.db.models import Business, Case, OutboxMessage
+    from core.domain.enums import CaseSource, CaseStatus
+    from core.queues.port import QueueEntry
+    from core.queues.sql import SqlAlchemyHubQueue
+
+    now = clock.now()
+    async with console.sessions() as session, session.begin():
+        co = await session.scalar(
+            select(Coordinator).where(Coordinator.slack_user_id == console.people["co"])
+        )
+        hub = await session.scalar(select(Hub).where(Hub.code == "13"))
+        assert co is not None
+        assert hub is not None
+        business = Business(
+            name="さくら商店", name_key="さくら商店", created_at=now, updated_at=now
+        )
+        session.add(business)
+        await session.flush()
+        case = Case(
+            number="13-2026-000900",
+            hub_id=hub.id,
+            business_id=business.id,
+            source=CaseSource.LINE,
+            topics=["it_digital"],
+            status=CaseStatus.CLAIMED,
+            assigned_co_id=co.id,
+            claimed_at=now,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(case)
+        await session.flush()
+        queue = SqlAlchemyHubQueue.in_transaction(session)
+        await queue.enqueue(QueueEntry(case.id, "13", 50, now))
+        await queue.claim(case.id, co.id, now=now)
+        co_id, case_id, co_name = co.id, case.id, co.name
+
+    async with console.client() as client:
+        await console.sign_in(client, console.people["cco"])
+        page = await client.get("/console/hubs/13")
+        assert f"{co_name}: 無効にする" in page.text
+        done = await client.post(
+            f"/console/hubs/13/coordinators/{co_id}/active",
+            data={"csrf": csrf_of(page.text), "active": "0"},
+        )
+        assert done.status_code == 303
+        after = await client.get("/console/hubs/13")
+        assert f"{co_name}さんを無効にしました。受付キューに戻した案件：1件。" in after.text
+        # The CO of another hub cannot be reached through this hub's address.
+        other = next(iter(console.names["27"]))
+        async with console.sessions() as session:
+            stranger = await session.scalar(select(Coordinator).where(Coordinator.name == other))
+        assert stranger is not None
+        refused = await client.post(
+            f"/console/hubs/13/coordinators/{stranger.id}/active",
+            data={"csrf": csrf_of(after.text), "active": "0"},
+        )
+        assert refused.status_code == 404
+
+    async with console.sessions() as session:
+        case = await session.get(Case, case_id)
+        assert case is not None
+        assert (case.status, case.assigned_co_id) == (CaseStatus.QUEUED, None)
+        held = await SqlAlchemyHubQueue(session=session).holder(case_id)
+        assert held is None
+        assert await resolve_slack_user(session, TEAM, console.people["co"]) is None
+        notes = (
+            await session.scalars(
+                select(OutboxMessage).where(OutboxMessage.idempotency_key.like(f"co:{co_id}:%"))
+            )
+        ).all()
+        assert notes, "the hub's CCOs are told which cases need a new CO"
+        assert "13-2026-000900" in str(notes[0].payload)
+        history = await session.scalar(
+            select(func.count())
+            .select_from(Coordinator)
+            .where(Coordinator.id == co_id, Coordinator.active.is_(False))
+        )
+        assert history == 1  # kept, not deleted
+
+    async with console.client() as client:
+        refused_sign_in = await console.sign_in(client, console.people["co"])
+        assert refused_sign_in.status_code == 403
