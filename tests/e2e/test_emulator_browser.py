@@ -115,7 +115,9 @@ def test_an_owner_books_on_the_phone_and_a_co_claims_it_in_slack(service: str) -
     assert (ARTIFACTS / "emulator.png").stat().st_size > 10_000
 
 
-def _story(page, expect, service: str) -> None:  # type: ignore[no-untyped-def]
+def owner_asks_for_a_consultation(page, expect, service: str):  # type: ignore[no-untyped-def]
+    """On the phone: follow, consent, the whole intake, up to the offered slots; answers the
+    locator of the bot's bubbles."""
     page.goto(service + "/emulator")
     bot = page.get_by_test_id("line-bubble-bot")
 
@@ -160,6 +162,14 @@ def _story(page, expect, service: str) -> None:  # type: ignore[no-untyped-def]
     answer("新商品の販路を広げたい", "ご相談の方法")
     tap("来所")
     said("受付番号")
+    return bot
+
+
+def _story(page, expect, service: str) -> None:  # type: ignore[no-untyped-def]
+    bot = owner_asks_for_a_consultation(page, expect, service)
+
+    def said(text: str) -> None:
+        expect(bot.filter(has_text=text).last).to_be_visible()
 
     # While the owner looks at the offered slots, 高橋 浩二 (a CO of the Tokyo hub) takes
     # the new case from its card in the hub's intake channel.
