@@ -28,13 +28,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import Clock, to_jst
-from core.console import co_import, hub_settings
+from core.console import co_import, hub_settings, staff_import
 from core.console.access import ConsoleRole, Decision, Permission, Principal, authorize
 from core.console.deactivate import set_active
 from core.console.people import principal_for
 from core.db.models import AuditLog, Coordinator, Hub, PartnerOrganisation, PartnerStaff
 from core.db.session import unit_of_work
-from core.domain.enums import HubKind
+from core.domain.enums import ActorKind, HubKind
 from core.i18n import Catalog, Text
 from core.queues.sql import SqlAlchemyHubQueue
 
@@ -54,6 +54,37 @@ class ConsoleDeps:
 
 
 DepsOf = Callable[[Request], ConsoleDeps]
+
+
+@dataclass(frozen=True)
+class SheetPage:
+    """What differs between the console's CSV import pages."""
+
+    title: str
+    intro: str
+    written: str
+    action: str
+    back: str
+
+
+def _co_sheet(code: str) -> SheetPage:
+    return SheetPage(
+        "console.import_cos",
+        "console.import.intro",
+        "console.import.written",
+        f"/console/hubs/{code}/coordinators/import",
+        f"/console/hubs/{code}",
+    )
+
+
+def _staff_sheet(organisation_id: int) -> SheetPage:
+    return SheetPage(
+        "console.import.import_staff",
+        "console.import.staff_intro",
+        "console.import.staff_written",
+        f"/console/organisations/{organisation_id}/staff/import",
+        f"/console/organisations/{organisation_id}",
+    )
 
 
 class Denied(Exception):
@@ -161,6 +192,38 @@ def console_router(deps_of: DepsOf) -> APIRouter:
             and secrets.compare_digest(expected, given)
         )
 
+    async def upload_of(
+        request: Request, form: Any, principal: Principal, sheet: SheetPage
+    ) -> tuple[bytes, str, Response | None]:
+        """The sheet sent (a file, or the text fixed in the page), or the page refusing it."""
+        upload = form.get("file")
+        data = b""
+        if upload is not None and not isinstance(upload, str):
+            data = await upload.read(co_import.MAX_BYTES + 1)
+        if not data:
+            data = str(form.get("csv_text", "")).encode("utf-8")
+        csv_text = co_import.decoded(data) or ""
+        if len(data) > co_import.MAX_BYTES:
+            csv_text = ""
+        refusal = None
+        if not csrf_ok(request, form):
+            refusal = "console.csrf"
+        elif not data.strip():
+            refusal = "console.import.no_file"
+        if refusal is None:
+            return data, csv_text, None
+        page = render(
+            request,
+            "import.html",
+            principal,
+            400,
+            sheet=sheet,
+            report=None,
+            csv_text=csv_text,
+            error=refusal,
+        )
+        return data, csv_text, page
+
     # -- signing in and out ------------------------------------------------------------------
 
     @router.get("", response_class=HTMLResponse)
@@ -254,7 +317,15 @@ def console_router(deps_of: DepsOf) -> APIRouter:
     async def import_form(request: Request, code: str) -> Response:
         async def page(session: AsyncSession, principal: Principal) -> Response:
             hub = await session.scalar(select(Hub).where(Hub.code == code))
-            return render(request, "import.html", principal, hub=hub, report=None, csv_text="")
+            return render(
+                request,
+                "import.html",
+                principal,
+                sheet=_co_sheet(code),
+                hub=hub,
+                report=None,
+                csv_text="",
+            )
 
         return await guarded(request, Permission.MANAGE_HUB, page, hub_code=code)
 
@@ -266,32 +337,10 @@ def console_router(deps_of: DepsOf) -> APIRouter:
         async def page(session: AsyncSession, principal: Principal) -> Response:
             hub = await session.scalar(select(Hub).where(Hub.code == code))
             assert hub is not None
-            upload = form.get("file")
-            data = b""
-            if upload is not None and not isinstance(upload, str):
-                data = await upload.read(co_import.MAX_BYTES + 1)
-            if not data:
-                data = str(form.get("csv_text", "")).encode("utf-8")
-            csv_text = co_import.decoded(data) or ""
-            refusal = None
-            if not csrf_ok(request, form):
-                refusal = "console.csrf"
-            elif not data.strip():
-                refusal = "console.import.no_file"
-            if refusal is not None:
-                return render(
-                    request,
-                    "import.html",
-                    principal,
-                    400,
-                    hub=hub,
-                    report=None,
-                    csv_text=csv_text,
-                    error=refusal,
-                )
+            data, csv_text, refused = await upload_of(request, form, principal, _co_sheet(code))
+            if refused is not None:
+                return refused
             report = co_import.read_sheet(data, deps.catalog)
-            if len(data) > co_import.MAX_BYTES:
-                csv_text = ""
             team = request.session.get("who", {}).get("team")
             if form.get("mode") == "apply" and report.ok:
                 await co_import.apply_import(
@@ -310,6 +359,7 @@ def console_router(deps_of: DepsOf) -> APIRouter:
                 "import.html",
                 principal,
                 status,
+                sheet=_co_sheet(code),
                 hub=hub,
                 report=report,
                 csv_text=csv_text,
@@ -457,13 +507,73 @@ def console_router(deps_of: DepsOf) -> APIRouter:
                     .order_by(PartnerStaff.active.desc(), PartnerStaff.id)
                 )
             ).all()
+            manage = authorize(
+                principal, Permission.MANAGE_ORGANISATION, organisation_id=organisation_id
+            )
             return render(
-                request, "organisation.html", principal, organisation=organisation, staff=staff
+                request,
+                "organisation.html",
+                principal,
+                organisation=organisation,
+                staff=staff,
+                can_manage=manage is Decision.ALLOW,
             )
 
         return await guarded(
             request, Permission.VIEW_ORGANISATION, page, organisation_id=organisation_id
         )
+
+    @router.get("/organisations/{organisation_id}/staff/import", response_class=HTMLResponse)
+    async def staff_import_form(request: Request, organisation_id: int) -> Response:
+        async def page(session: AsyncSession, principal: Principal) -> Response:
+            sheet = _staff_sheet(organisation_id)
+            return render(request, "import.html", principal, sheet=sheet, report=None, csv_text="")
+
+        return await guarded(
+            request, Permission.MANAGE_ORGANISATION, page, organisation_id=organisation_id
+        )
+
+    @router.post("/organisations/{organisation_id}/staff/import", response_class=HTMLResponse)
+    async def staff_import_post(request: Request, organisation_id: int) -> Response:
+        deps = deps_of(request)
+        form = await request.form(max_part_size=co_import.MAX_BYTES * 2)
+        sheet = _staff_sheet(organisation_id)
+
+        async def page(session: AsyncSession, principal: Principal) -> Response:
+            organisation = await session.get(PartnerOrganisation, organisation_id)
+            assert organisation is not None
+            data, csv_text, refused = await upload_of(request, form, principal, sheet)
+            if refused is not None:
+                return refused
+            report = staff_import.read_staff(data)
+            if form.get("mode") == "apply" and report.ok:
+                by_partner = principal.partner_staff_id is not None
+                await staff_import.apply_staff(
+                    session,
+                    report,
+                    organisation,
+                    actor_kind=ActorKind.PARTNER_STAFF if by_partner else ActorKind.COORDINATOR,
+                    actor_id=principal.partner_staff_id or principal.coordinator_id,
+                    now=deps.clock.now(),
+                )
+            else:
+                await staff_import.check_against_organisation(session, report, organisation)
+            return render(
+                request,
+                "import.html",
+                principal,
+                200 if report.ok else 422,
+                sheet=sheet,
+                report=report,
+                csv_text=csv_text,
+            )
+
+        try:
+            return await guarded(
+                request, Permission.MANAGE_ORGANISATION, page, organisation_id=organisation_id
+            )
+        finally:
+            await form.close()
 
     return router
 

@@ -13,8 +13,6 @@ corrected sheet is the normal way to fix it); one who belongs to another hub is 
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,15 +22,15 @@ from typing import Final
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.console import sheets
 from core.db.models import AuditLog, Coordinator, CoWeeklyAvailability
 from core.domain.enums import ActorKind, BookingMode, CoRole
 from core.domain.topics import Specialty
 from core.i18n import Catalog, Text
 from core.text.normalize import normalize_text
 
-MAX_BYTES: Final = 1_000_000
-"""A sheet of a hub's COs is a few kilobytes; a bigger upload is a wrong file."""
-MAX_ROWS: Final = 500
+MAX_BYTES: Final = sheets.MAX_BYTES
+decoded = sheets.decoded
 
 COLUMNS: Final[Mapping[str, str]] = {
     "name": "name",
@@ -93,14 +91,9 @@ class Slot:
 
 
 @dataclass
-class CoRow:
-    """One sheet row as read, with what is wrong with it, field by field."""
+class CoRow(sheets.CheckedRow):
+    """A CO as the sheet gives them."""
 
-    line: int
-    """The row's line in the file (the header is line 1), as Excel shows it."""
-    cells: dict[str, str]
-    """What the person typed, kept as typed so the page can show it back."""
-    errors: list[tuple[str, Text]] = field(default_factory=list)
     name: str = ""
     name_kana: str | None = None
     role: CoRole = CoRole.CO
@@ -111,27 +104,9 @@ class CoRow:
     email: str | None = None
     capacity: int = 15
     slots: list[Slot] = field(default_factory=list)
-    existing_id: int | None = None
-    """The CO this row updates, when their Slack user is already one of the hub's."""
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
 
 
-@dataclass
-class ImportReport:
-    rows: list[CoRow]
-    file_errors: list[Text] = field(default_factory=list)
-    written: bool = False
-
-    @property
-    def ok(self) -> bool:
-        return not self.file_errors and all(row.ok for row in self.rows)
-
-    @property
-    def error_count(self) -> int:
-        return len(self.file_errors) + sum(len(row.errors) for row in self.rows)
+ImportReport = sheets.Report[CoRow]
 
 
 def _specialty_labels(catalog: Catalog) -> dict[str, str]:
@@ -146,49 +121,13 @@ def _specialty_labels(catalog: Catalog) -> dict[str, str]:
 
 def read_sheet(data: bytes, catalog: Catalog) -> ImportReport:
     """Parse and check a CSV file of COs, without looking at the database."""
-    if len(data) > MAX_BYTES:
-        return ImportReport([], [Text("console.import.too_big", limit=MAX_BYTES // 1000)])
-    text = decoded(data)
-    if text is None:
-        return ImportReport([], [Text("console.import.not_text")])
-    reader = csv.reader(io.StringIO(text))
-    try:
-        table = list(reader)
-    except csv.Error:
-        return ImportReport([], [Text("console.import.not_csv")])
-    if not table:
-        return ImportReport([], [Text("console.import.empty")])
-    header = [normalize_text(cell).lower() for cell in table[0]]
-    fields = [COLUMNS.get(cell) for cell in header]
-    unknown = tuple(
-        Text("common.verbatim", value=table[0][i]) for i, f in enumerate(fields) if f is None
-    )
-    if unknown:
-        return ImportReport([], [Text("console.import.unknown_columns", columns=unknown)])
-    if "name" not in fields:
-        return ImportReport([], [Text("console.import.no_name_column")])
-    body = [row for row in table[1:] if any(cell.strip() for cell in row)]
-    if len(body) > MAX_ROWS:
-        return ImportReport([], [Text("console.import.too_many", limit=MAX_ROWS)])
+    sheet = sheets.read_sheet(data, COLUMNS)
+    if sheet.errors:
+        return ImportReport([], sheet.errors)
     labels = _specialty_labels(catalog)
-    rows = []
-    for offset, values in enumerate(table[1:], start=2):
-        if not any(cell.strip() for cell in values):
-            continue
-        cells = {f: (values[i] if i < len(values) else "") for i, f in enumerate(fields) if f}
-        rows.append(_check_row(offset, cells, labels))
+    rows = [_check_row(line, cells, labels) for line, cells in sheet.rows]
     _check_duplicates(rows)
     return ImportReport(rows)
-
-
-def decoded(data: bytes) -> str | None:
-    """UTF-8 (with or without Excel's BOM), else Shift_JIS, as Japanese Excel saves CSV."""
-    for encoding in ("utf-8-sig", "cp932"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    return None
 
 
 def _check_row(line: int, cells: dict[str, str], labels: Mapping[str, str]) -> CoRow:

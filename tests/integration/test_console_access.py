@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core.console.people import create_hq_admin
 from core.db.models import AuditLog, Coordinator, Hub, PartnerOrganisation, PartnerStaff
 from core.staff import resolve_slack_user
+from core.text.normalize import normalize_phone
 from integrations.standins.server import ServerThread
 from integrations.standins.slack_oidc import SlackOidcStandin, create_slack_oidc
 from yorozu.app import create_app
@@ -251,6 +252,12 @@ EXPECTED: dict[str, dict[str, tuple[int, int]]] = {
         "co": (403, 403),
         "partner_admin": (403, 403),
     },
+    "staff_import": {
+        "hq": (200, 200),
+        "cco": (403, 403),
+        "co": (403, 403),
+        "partner_admin": (200, 403),
+    },
     "audit": {"hq": (200, 200), "cco": (200, 403), "co": (403, 403), "partner_admin": (403, 403)},
     "organisation": {
         "hq": (200, 200),
@@ -303,6 +310,8 @@ async def _ask(
                 f"/console/hubs/{hub}/coordinators/{console.a_co[hub]}/active",
                 data={"csrf": csrf, "active": "1"},
             )
+        case "staff_import":
+            return await client.get(f"/console/organisations/{org}/staff/import")
         case "audit":
             return await client.get(f"/console/hubs/{hub}/audit")
         case "organisation":
@@ -335,7 +344,7 @@ async def test_every_route_answers_every_role_for_its_own_scope_only(console: Co
                     hidden = console.names["27"] if role != "hq" else set()
                     assert not {name for name in hidden if name in answer.text}, (role, route)
                     cells += 1
-    assert cells == len(ROLES) * len(EXPECTED) * 2 == 80
+    assert cells == len(ROLES) * len(EXPECTED) * 2 == 90
 
 
 # -- onboarding from a spreadsheet ---------------------------------------------------------------
@@ -609,3 +618,51 @@ async def test_deactivating_a_co_offers_their_cases_to_the_hub_and_ends_their_ac
     async with console.client() as client:
         refused_sign_in = await console.sign_in(client, console.people["co"])
         assert refused_sign_in.status_code == 403
+
+
+# -- a partner organisation's staff ----------------------------------------------------------
+
+
+async def test_a_partner_admin_registers_their_staff_who_can_then_hand_over_in_slack(
+    console: Console,
+) -> None:
+    sheet = (
+        "氏名,役職,電話番号,SlackユーザーID,管理者\n"
+        "森 一樹,経営指導員,０３−１２３４−５６７８,U0MORI0001,\n"
+        "林 さくら,経営指導員,12,U0HAYASHI1,はい\n"
+    )
+    async with console.client() as client:
+        await console.sign_in(client, console.people["partner_admin"])
+        landing = await client.get("/console", follow_redirects=True)
+        assert "職員をCSVで登録" in landing.text
+        action = f"/console/organisations/{console.own_org}/staff/import"
+        csrf = csrf_of(landing.text)
+        wrong = await client.post(action, data={"csrf": csrf, "mode": "check", "csv_text": sheet})
+        assert wrong.status_code == 422
+        assert "電話番号として読めませんでした" in wrong.text
+        fixed = sheet.replace(",12,", ",03-9876-5432,")
+        done = await client.post(action, data={"csrf": csrf, "mode": "apply", "csv_text": fixed})
+        assert done.status_code == 200, done.text
+        assert "2人の職員を登録・更新しました。" in done.text
+        page = await client.get(f"/console/organisations/{console.own_org}")
+        assert "森 一樹" in page.text
+        # Another organisation's staff list is not theirs to change.
+        other = f"/console/organisations/{console.other_org}/staff/import"
+        refused = await client.post(other, data={"csrf": csrf, "mode": "apply", "csv_text": fixed})
+        assert refused.status_code == 403
+
+    async with console.sessions() as session:
+        mori = await resolve_slack_user(session, TEAM, "U0MORI0001")
+        assert mori is not None
+        assert mori.is_partner
+        assert mori.organisation_id == console.own_org
+        staff = await session.scalar(
+            select(PartnerStaff).where(PartnerStaff.slack_user_id == "U0MORI0001")
+        )
+        assert staff is not None
+        assert staff.phone == normalize_phone("03-1234-5678")  # the one canonical form
+        hayashi = await session.scalar(
+            select(PartnerStaff).where(PartnerStaff.slack_user_id == "U0HAYASHI1")
+        )
+        assert hayashi is not None
+        assert hayashi.console_admin
