@@ -28,13 +28,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import Clock, to_jst
-from core.console import co_import, hub_settings, staff_import
+from core.console import co_import, co_profile, hub_settings, staff_import
 from core.console.access import ConsoleRole, Decision, Permission, Principal, authorize
 from core.console.deactivate import set_active
 from core.console.people import principal_for
 from core.db.models import AuditLog, Coordinator, Hub, PartnerOrganisation, PartnerStaff
 from core.db.session import unit_of_work
 from core.domain.enums import ActorKind, HubKind
+from core.domain.topics import Specialty
 from core.i18n import Catalog, Text
 from core.queues.sql import SqlAlchemyHubQueue
 
@@ -147,6 +148,7 @@ def console_router(deps_of: DepsOf) -> APIRouter:
         *,
         hub_code: str | None = None,
         organisation_id: int | None = None,
+        coordinator_id: int | None = None,
     ) -> Response:
         """Look up the principal and the target, authorize, then serve `page`."""
         deps = deps_of(request)
@@ -178,6 +180,7 @@ def console_router(deps_of: DepsOf) -> APIRouter:
                 hub_id=hub_id,
                 organisation_id=organisation_id,
                 organisation_hub_ids=org_hubs,
+                coordinator_id=coordinator_id,
             )
             if decision is not Decision.ALLOW or principal is None:
                 return deny(request, principal, decision)
@@ -402,6 +405,82 @@ def console_router(deps_of: DepsOf) -> APIRouter:
 
         return await guarded(request, Permission.MANAGE_HUB, page, hub_code=code)
 
+    @router.get("/hubs/{code}/coordinators/{co_id}", response_class=HTMLResponse)
+    async def profile_form(request: Request, code: str, co_id: int) -> Response:
+        return await profile(request, code, co_id, None)
+
+    @router.post("/hubs/{code}/coordinators/{co_id}", response_class=HTMLResponse)
+    async def profile_post(request: Request, code: str, co_id: int) -> Response:
+        async with request.form() as raw:
+            typed: dict[str, Any] = {
+                key: str(value) for key, value in raw.items() if isinstance(value, str)
+            }
+            typed["specialties"] = [str(v) for v in raw.getlist("specialties")]
+            typed["_csrf_ok"] = csrf_ok(request, raw)
+        return await profile(request, code, co_id, typed)
+
+    async def profile(
+        request: Request, code: str, co_id: int, typed: dict[str, Any] | None
+    ) -> Response:
+        deps = deps_of(request)
+
+        async def page(session: AsyncSession, principal: Principal) -> Response:
+            hub = await session.scalar(select(Hub).where(Hub.code == code))
+            co = await session.get(Coordinator, co_id)
+            if hub is None or co is None or co.hub_id != hub.id:
+                return render(request, "message.html", principal, 404, message="console.not_found")
+            today = to_jst(deps.clock.now()).date()
+            managing = authorize(principal, Permission.MANAGE_HUB, hub_id=hub.id)
+            context: dict[str, Any] = {
+                "hub": hub,
+                "co": co,
+                "specialties": [s.value for s in Specialty],
+                "may_set_capacity": managing is Decision.ALLOW,
+                "errors": {},
+            }
+            if typed is None:
+                context["typed"] = await co_profile.current_profile(session, co, today)
+                return render(request, "profile.html", principal, **context)
+            if not typed.pop("_csrf_ok"):
+                return render(
+                    request,
+                    "profile.html",
+                    principal,
+                    400,
+                    typed=typed,
+                    error="console.csrf",
+                    **context,
+                )
+            if not context["may_set_capacity"]:
+                typed["capacity"] = str(co.capacity)
+            form = co_profile.read_profile(typed, today=today)
+            if not form.ok:
+                return render(
+                    request,
+                    "profile.html",
+                    principal,
+                    422,
+                    typed=typed,
+                    error="console.settings.has_errors",
+                    **{**context, "errors": form.errors},
+                )
+            changed = await co_profile.apply_profile(
+                session,
+                co,
+                form,
+                actor_id=principal.coordinator_id,
+                may_set_capacity=context["may_set_capacity"],
+                today=today,
+                now=deps.clock.now(),
+            )
+            context["typed"] = await co_profile.current_profile(session, co, today)
+            notice = "console.profile.saved" if changed else "console.profile.nothing_changed"
+            return render(request, "profile.html", principal, notice=notice, **context)
+
+        return await guarded(
+            request, Permission.EDIT_COORDINATOR, page, hub_code=code, coordinator_id=co_id
+        )
+
     # -- hub settings ------------------------------------------------------------------------
 
     @router.get("/hubs/{code}/settings", response_class=HTMLResponse)
@@ -430,15 +509,27 @@ def console_router(deps_of: DepsOf) -> APIRouter:
                 shown[secret] = ""  # never echoed back, even when typed
             if not token_ok:
                 return render(
-                    request, "settings.html", principal, 400,
-                    hub=hub, typed=shown, errors={}, error="console.csrf",
-                )  # fmt: skip
+                    request,
+                    "settings.html",
+                    principal,
+                    400,
+                    hub=hub,
+                    typed=shown,
+                    errors={},
+                    error="console.csrf",
+                )
             form = hub_settings.read_settings(typed)
             if not form.ok:
                 return render(
-                    request, "settings.html", principal, 422,
-                    hub=hub, typed=shown, errors=form.errors, error="console.settings.has_errors",
-                )  # fmt: skip
+                    request,
+                    "settings.html",
+                    principal,
+                    422,
+                    hub=hub,
+                    typed=shown,
+                    errors=form.errors,
+                    error="console.settings.has_errors",
+                )
             changes = await hub_settings.apply_settings(
                 session, hub, form, actor_id=principal.coordinator_id, now=deps.clock.now()
             )

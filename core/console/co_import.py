@@ -181,34 +181,49 @@ def _split(value: str) -> list[str]:
 
 
 def _read_availability(row: CoRow, value: str) -> None:
-    """`月 09:00-12:00 来所; 水 13:00-17:00 オンライン`: weekday, hours, optional mode."""
-    for part in (item.strip() for item in value.split(";")):
+    row.slots, problems = parse_weekly(value)
+    row.errors.extend(("availability", problem) for problem in problems)
+
+
+def parse_weekly(value: str) -> tuple[list[Slot], list[Text]]:
+    """`月 09:00-12:00 来所; 水 13:00-17:00 オンライン` (or one per line): weekday, hours,
+    optional mode (来所 when left out). Overlaps on one day are refused."""
+    slots: list[Slot] = []
+    problems: list[Text] = []
+    for part in (item.strip() for item in re.split(r"[;\n]", value)):
         if not part:
             continue
         match = _SLOT.match(part)
         weekday = WEEKDAYS.get(_weekday_name(match.group(1))) if match else None
-        if match is None or weekday is None:
-            row.errors.append(("availability", Text("console.import.error.slot", value=part)))
+        mode = MODES.get((match.group(6) or "来所").lower()) if match else None
+        hours = _hours(match) if match else None
+        if weekday is None or mode is None or hours is None:
+            problems.append(Text("console.import.error.slot", value=part))
             continue
-        try:
-            start = time(int(match.group(2)), int(match.group(3)))
-            end = time(int(match.group(4)), int(match.group(5)))
-        except ValueError:
-            row.errors.append(("availability", Text("console.import.error.slot", value=part)))
+        start, end = hours
+        if any(o.weekday == weekday and o.start < end and start < o.end for o in slots):
+            problems.append(Text("console.import.error.overlap", value=part))
             continue
-        mode_name = (match.group(6) or "来所").lower()
-        mode = MODES.get(mode_name)
-        if mode is None or start >= end:
-            row.errors.append(("availability", Text("console.import.error.slot", value=part)))
-            continue
-        slot = Slot(weekday, start, end, mode)
-        if any(
-            other.weekday == weekday and other.start < end and start < other.end
-            for other in row.slots
-        ):
-            row.errors.append(("availability", Text("console.import.error.overlap", value=part)))
-            continue
-        row.slots.append(slot)
+        slots.append(Slot(weekday, start, end, mode))
+    return slots, problems
+
+
+def _hours(match: re.Match[str]) -> tuple[time, time] | None:
+    try:
+        start = time(int(match.group(2)), int(match.group(3)))
+        end = time(int(match.group(4)), int(match.group(5)))
+    except ValueError:
+        return None
+    return (start, end) if start < end else None
+
+
+def format_weekly(slots: Sequence[Slot], mode_names: Mapping[BookingMode, str]) -> str:
+    """The weekly pattern as the form shows it, one slot per line, Monday first."""
+    days = "月火水木金土日"
+    return "\n".join(
+        f"{days[s.weekday]} {s.start:%H:%M}-{s.end:%H:%M} {mode_names[s.mode]}"
+        for s in sorted(slots, key=lambda s: (s.weekday, s.start))
+    )
 
 
 def _weekday_name(word: str) -> str:

@@ -110,6 +110,7 @@ async def console(
             hub_code = next(code for code, hub in hubs.items() if hub.id == c.hub_id)
             names.setdefault(hub_code, set()).add(c.name)
             a_co.setdefault(hub_code, c.id)
+        a_co["13"] = cco.id  # never the CO of the matrix, whose own page is theirs
         people = {
             "hq": HQ_USER,
             "cco": str(cco.slack_user_id),
@@ -258,6 +259,14 @@ EXPECTED: dict[str, dict[str, tuple[int, int]]] = {
         "co": (403, 403),
         "partner_admin": (200, 403),
     },
+    # The CCO's profile page: the CO of the matrix may not edit it (their own page is
+    # tested on its own below).
+    "profile": {
+        "hq": (200, 200),
+        "cco": (200, 403),
+        "co": (403, 403),
+        "partner_admin": (403, 403),
+    },
     "audit": {"hq": (200, 200), "cco": (200, 403), "co": (403, 403), "partner_admin": (403, 403)},
     "organisation": {
         "hq": (200, 200),
@@ -312,6 +321,8 @@ async def _ask(
             )
         case "staff_import":
             return await client.get(f"/console/organisations/{org}/staff/import")
+        case "profile":
+            return await client.get(f"/console/hubs/{hub}/coordinators/{console.a_co[hub]}")
         case "audit":
             return await client.get(f"/console/hubs/{hub}/audit")
         case "organisation":
@@ -344,7 +355,7 @@ async def test_every_route_answers_every_role_for_its_own_scope_only(console: Co
                     hidden = console.names["27"] if role != "hq" else set()
                     assert not {name for name in hidden if name in answer.text}, (role, route)
                     cells += 1
-    assert cells == len(ROLES) * len(EXPECTED) * 2 == 90
+    assert cells == len(ROLES) * len(EXPECTED) * 2 == 100
 
 
 # -- onboarding from a spreadsheet ---------------------------------------------------------------
@@ -666,3 +677,79 @@ async def test_a_partner_admin_registers_their_staff_who_can_then_hand_over_in_s
         )
         assert hayashi is not None
         assert hayashi.console_admin
+
+
+# -- a CO's own hours ------------------------------------------------------------------------
+
+
+async def test_a_co_keeps_their_own_hours_and_leave_but_not_anyone_elses(
+    console: Console, clock: Any
+) -> None:
+    from core.db.models import CoAvailabilityException, CoWeeklyAvailability
+
+    async with console.sessions() as session:
+        me = await session.scalar(
+            select(Coordinator).where(Coordinator.slack_user_id == console.people["co"])
+        )
+        assert me is not None
+        colleague = await session.scalar(
+            select(Coordinator).where(Coordinator.hub_id == me.hub_id, Coordinator.id != me.id)
+        )
+        assert colleague is not None
+        capacity = me.capacity
+    mine = f"/console/hubs/13/coordinators/{me.id}"
+    async with console.client() as client:
+        await console.sign_in(client, console.people["co"])
+        form = await client.get(mine)
+        assert form.status_code == 200
+        assert "担当上限はチーフコーディネーターが決めます。" in form.text
+        csrf = csrf_of(form.text)
+        typed = {
+            "csrf": csrf,
+            "name_kana": "てすと",
+            "specialties": ["it", "design"],
+            "qualifications": "中小企業診断士、ITコーディネータ",
+            "self_introduction": "ECサイトの立ち上げが得意です。",
+            "capacity": "99",
+            "weekly": "月 09:00-12:00 来所\n月 11:00-13:00 オンライン",
+            "exceptions": "2026-06-10 休み 研修\n2026-06-12 13:00-16:00",
+        }
+        wrong = await client.post(mine, data=typed)
+        assert wrong.status_code == 422
+        assert "「月 11:00-13:00 オンライン」が同じ曜日の別の時間と重なっています。" in wrong.text
+        assert "ECサイトの立ち上げが得意です。" in wrong.text  # nothing typed is lost
+        fixed = {**typed, "weekly": "月 09:00-12:00 来所\n水 13:00-17:00 オンライン"}
+        saved = await client.post(mine, data=fixed)
+        assert saved.status_code == 200, saved.text
+        assert "保存しました。" in saved.text
+        assert "2026-06-10 休み 研修" in saved.text
+        # A colleague's page is not theirs.
+        assert (
+            await client.get(f"/console/hubs/13/coordinators/{colleague.id}")
+        ).status_code == 403
+        past = await client.post(mine, data={**fixed, "exceptions": "2026-05-01 休み"})
+        assert "「2026-05-01 休み」は過ぎた日です。" in past.text
+
+    async with console.sessions() as session:
+        again = await session.get(Coordinator, me.id)
+        assert again is not None
+        assert again.capacity == capacity  # a CO cannot raise their own case limit
+        assert again.specialties == ["it", "design"]
+        weekly = (
+            await session.scalars(
+                select(CoWeeklyAvailability).where(CoWeeklyAvailability.co_id == me.id)
+            )
+        ).all()
+        assert sorted((w.weekday, w.start_time.hour, w.mode.value) for w in weekly) == [
+            (0, 9, "visit"),
+            (2, 13, "online"),
+        ]
+        leave = (
+            await session.scalars(
+                select(CoAvailabilityException).where(CoAvailabilityException.co_id == me.id)
+            )
+        ).all()
+        assert sorted((e.day.isoformat(), e.available) for e in leave) == [
+            ("2026-06-10", False),
+            ("2026-06-12", True),
+        ]
