@@ -10,13 +10,14 @@ hours that day). Past exceptions are history and stay as they were.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any, Final
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.console import sheets
 from core.console.co_import import Slot, format_weekly, parse_weekly
 from core.db.models import AuditLog, CoAvailabilityException, Coordinator, CoWeeklyAvailability
 from core.domain.enums import ActorKind, BookingMode
@@ -35,15 +36,7 @@ _EXCEPTION = re.compile(r"^(\d{4}-\d{1,2}-\d{1,2})\s*(.*)$")
 _HOURS = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})(?:\s+(.*))?$")
 
 
-@dataclass
-class ProfileForm:
-    typed: dict[str, Any]
-    values: dict[str, Any] = field(default_factory=dict)
-    errors: dict[str, Text] = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
+ProfileForm = sheets.FieldForm
 
 
 @dataclass(frozen=True)

@@ -13,13 +13,13 @@ stored one, and the audit row says only that it changed, never the value.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any, Final
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.console import sheets
 from core.db.models import AuditLog, Hub, HubClosedDay, LineChannel
 from core.domain.enums import ActorKind
 from core.i18n import Text
@@ -31,17 +31,7 @@ _LINE_CHANNEL_ID = re.compile(r"^\d{6,20}$")
 _TIME = re.compile(r"^(\d{1,2}):(\d{2})$")
 
 
-@dataclass
-class SettingsForm:
-    """What the person typed (`typed`) and what it means (`values`), field by field."""
-
-    typed: dict[str, str]
-    values: dict[str, Any] = field(default_factory=dict)
-    errors: dict[str, Text] = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
+SettingsForm = sheets.FieldForm
 
 
 async def current_settings(session: AsyncSession, hub: Hub) -> dict[str, str]:

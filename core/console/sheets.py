@@ -11,7 +11,7 @@ import csv
 import io
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Final, Generic, TypeVar
+from typing import Any, Final, Generic, TypeVar
 
 from core.i18n import Text
 from core.text.normalize import normalize_text
@@ -105,3 +105,17 @@ class Report(Generic[RowT]):
     @property
     def error_count(self) -> int:
         return len(self.file_errors) + sum(len(row.errors) for row in self.rows)
+
+
+@dataclass
+class FieldForm:
+    """A console form as posted: what the person typed (`typed`, shown back when something
+    is wrong, so nothing is lost) and what it means (`values`), with errors by field."""
+
+    typed: dict[str, Any]
+    values: dict[str, Any] = field(default_factory=dict)
+    errors: dict[str, Text] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
