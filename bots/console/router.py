@@ -28,7 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import Clock, to_jst
-from core.console import co_import, co_profile, hub_settings, staff_import
+from core.console import co_import, co_profile, hub_settings, organisation_import, staff_import
 from core.console.access import ConsoleRole, Decision, Permission, Principal, authorize
 from core.console.deactivate import set_active
 from core.console.people import principal_for
@@ -76,6 +76,15 @@ def _co_sheet(code: str) -> SheetPage:
         f"/console/hubs/{code}/coordinators/import",
         f"/console/hubs/{code}",
     )
+
+
+ORGANISATIONS_SHEET = SheetPage(
+    "console.import.import_organisations",
+    "console.import.organisations_intro",
+    "console.import.organisations_written",
+    "/console/organisations/import",
+    "/console/organisations",
+)
 
 
 def _staff_sheet(organisation_id: int) -> SheetPage:
@@ -586,6 +595,65 @@ def console_router(deps_of: DepsOf) -> APIRouter:
         return await guarded(request, Permission.VIEW_AUDIT, page, hub_code=code)
 
     # -- a partner organisation --------------------------------------------------------------
+
+    @router.get("/organisations", response_class=HTMLResponse)
+    async def organisations_page(request: Request) -> Response:
+        async def page(session: AsyncSession, principal: Principal) -> Response:
+            organisations = (
+                await session.scalars(
+                    select(PartnerOrganisation).order_by(
+                        PartnerOrganisation.prefecture_code, PartnerOrganisation.name
+                    )
+                )
+            ).all()
+            return render(request, "organisations.html", principal, organisations=organisations)
+
+        return await guarded(request, Permission.MANAGE_NATIONAL, page)
+
+    @router.get("/organisations/import", response_class=HTMLResponse)
+    async def organisations_import_form(request: Request) -> Response:
+        async def page(session: AsyncSession, principal: Principal) -> Response:
+            return render(
+                request,
+                "import.html",
+                principal,
+                sheet=ORGANISATIONS_SHEET,
+                report=None,
+                csv_text="",
+            )
+
+        return await guarded(request, Permission.MANAGE_NATIONAL, page)
+
+    @router.post("/organisations/import", response_class=HTMLResponse)
+    async def organisations_import_post(request: Request) -> Response:
+        deps = deps_of(request)
+        form = await request.form(max_part_size=co_import.MAX_BYTES * 2)
+
+        async def page(session: AsyncSession, principal: Principal) -> Response:
+            data, csv_text, refused = await upload_of(request, form, principal, ORGANISATIONS_SHEET)
+            if refused is not None:
+                return refused
+            report = organisation_import.read_organisations(data, deps.catalog)
+            if form.get("mode") == "apply" and report.ok:
+                await organisation_import.apply_organisations(
+                    session, report, actor_id=principal.coordinator_id, now=deps.clock.now()
+                )
+            else:
+                await organisation_import.check_existing(session, report)
+            return render(
+                request,
+                "import.html",
+                principal,
+                200 if report.ok else 422,
+                sheet=ORGANISATIONS_SHEET,
+                report=report,
+                csv_text=csv_text,
+            )
+
+        try:
+            return await guarded(request, Permission.MANAGE_NATIONAL, page)
+        finally:
+            await form.close()
 
     @router.get("/organisations/{organisation_id}", response_class=HTMLResponse)
     async def organisation_page(request: Request, organisation_id: int) -> Response:

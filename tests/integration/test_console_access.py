@@ -753,3 +753,58 @@ async def test_a_co_keeps_their_own_hours_and_leave_but_not_anyone_elses(
             ("2026-06-10", False),
             ("2026-06-12", True),
         ]
+
+
+# -- HQ's partner organisations ----------------------------------------------------------------
+
+NATIONAL_ROUTES = ("/console/organisations", "/console/organisations/import")
+
+
+async def test_only_hq_sees_and_registers_partner_organisations(console: Console) -> None:
+    sheet = (
+        "名称,種別,都道府県,市区町村,SlackチャンネルID\n"
+        "テスト町商工会,商工会,東京都,奥多摩町、檜原村,C0TESTSHO1\n"
+        "テスト信用金庫,信用金庫,27,,\n"
+        "テスト協会,協会,大阪府,,\n"
+    )
+    cells = 0
+    for role in ("cco", "co", "partner_admin"):
+        async with console.client() as client:
+            await console.sign_in(client, console.people[role])
+            for route in NATIONAL_ROUTES:
+                assert (await client.get(route)).status_code == 403, (role, route)
+                cells += 1
+    async with console.client() as client:
+        for route in NATIONAL_ROUTES:
+            assert (await client.get(route)).status_code == 303
+            cells += 1
+        await console.sign_in(client, console.people["hq"])
+        for route in NATIONAL_ROUTES:
+            assert (await client.get(route)).status_code == 200
+            cells += 1
+        form = await client.get("/console/organisations/import")
+        csrf = csrf_of(form.text)
+        wrong = await client.post(
+            "/console/organisations/import", data={"csrf": csrf, "mode": "check", "csv_text": sheet}
+        )
+        assert wrong.status_code == 422
+        assert (
+            "種別は 商工会・商工会議所・中小機構・銀行・信用保証協会・その他 のどれかです。"
+            in wrong.text
+        )
+        fixed = sheet.replace(",協会,", ",その他,")
+        done = await client.post(
+            "/console/organisations/import", data={"csrf": csrf, "mode": "apply", "csv_text": fixed}
+        )
+        assert done.status_code == 200, done.text
+        assert "3件の支援機関を登録・更新しました。" in done.text
+        listing = await client.get("/console/organisations")
+        assert "テスト町商工会" in listing.text
+        assert "奥多摩町、檜原村" in listing.text
+    assert cells == 4 * len(NATIONAL_ROUTES) + len(NATIONAL_ROUTES)
+    async with console.sessions() as session:
+        bank = await session.scalar(
+            select(PartnerOrganisation).where(PartnerOrganisation.name == "テスト信用金庫")
+        )
+        assert bank is not None
+        assert (bank.kind.value, bank.prefecture_code) == ("bank", "27")
