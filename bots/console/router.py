@@ -236,6 +236,36 @@ def console_router(deps_of: DepsOf) -> APIRouter:
         )
         return data, csv_text, page
 
+    async def sheet_post(
+        request: Request,
+        permission: Permission,
+        sheet: SheetPage,
+        run: Callable[[AsyncSession, Principal, bytes, bool], Awaitable[Any]],
+        **target: Any,
+    ) -> Response:
+        """A CSV import posted: check it (mode=check) or write it all (mode=apply)."""
+        form = await request.form(max_part_size=co_import.MAX_BYTES * 2)
+
+        async def page(session: AsyncSession, principal: Principal) -> Response:
+            data, csv_text, refused = await upload_of(request, form, principal, sheet)
+            if refused is not None:
+                return refused
+            report = await run(session, principal, data, form.get("mode") == "apply")
+            return render(
+                request,
+                "import.html",
+                principal,
+                200 if report.ok else 422,
+                sheet=sheet,
+                report=report,
+                csv_text=csv_text,
+            )
+
+        try:
+            return await guarded(request, permission, page, **target)
+        finally:
+            await form.close()
+
     # -- signing in and out ------------------------------------------------------------------
 
     @router.get("", response_class=HTMLResponse)
@@ -344,18 +374,14 @@ def console_router(deps_of: DepsOf) -> APIRouter:
     @router.post("/hubs/{code}/coordinators/import", response_class=HTMLResponse)
     async def import_post(request: Request, code: str) -> Response:
         deps = deps_of(request)
-        form = await request.form(max_part_size=co_import.MAX_BYTES * 2)
 
-        async def page(session: AsyncSession, principal: Principal) -> Response:
+        async def run(session: AsyncSession, principal: Principal, data: bytes, apply: bool) -> Any:
             hub = await session.scalar(select(Hub).where(Hub.code == code))
             assert hub is not None
-            data, csv_text, refused = await upload_of(request, form, principal, _co_sheet(code))
-            if refused is not None:
-                return refused
             report = co_import.read_sheet(data, deps.catalog)
             team = request.session.get("who", {}).get("team")
-            if form.get("mode") == "apply" and report.ok:
-                await co_import.apply_import(
+            if apply and report.ok:
+                return await co_import.apply_import(
                     session,
                     report,
                     hub_id=hub.id,
@@ -363,24 +389,10 @@ def console_router(deps_of: DepsOf) -> APIRouter:
                     actor_id=principal.coordinator_id,
                     now=deps.clock.now(),
                 )
-            else:
-                await co_import.check_against_hub(session, report, hub_id=hub.id, team_id=team)
-            status = 200 if report.ok else 422
-            return render(
-                request,
-                "import.html",
-                principal,
-                status,
-                sheet=_co_sheet(code),
-                hub=hub,
-                report=report,
-                csv_text=csv_text,
-            )
+            await co_import.check_against_hub(session, report, hub_id=hub.id, team_id=team)
+            return report
 
-        try:
-            return await guarded(request, Permission.MANAGE_HUB, page, hub_code=code)
-        finally:
-            await form.close()
+        return await sheet_post(request, Permission.MANAGE_HUB, _co_sheet(code), run, hub_code=code)
 
     @router.post("/hubs/{code}/coordinators/{co_id}/active", response_class=HTMLResponse)
     async def coordinator_active(request: Request, code: str, co_id: int) -> Response:
@@ -627,33 +639,17 @@ def console_router(deps_of: DepsOf) -> APIRouter:
     @router.post("/organisations/import", response_class=HTMLResponse)
     async def organisations_import_post(request: Request) -> Response:
         deps = deps_of(request)
-        form = await request.form(max_part_size=co_import.MAX_BYTES * 2)
 
-        async def page(session: AsyncSession, principal: Principal) -> Response:
-            data, csv_text, refused = await upload_of(request, form, principal, ORGANISATIONS_SHEET)
-            if refused is not None:
-                return refused
+        async def run(session: AsyncSession, principal: Principal, data: bytes, apply: bool) -> Any:
             report = organisation_import.read_organisations(data, deps.catalog)
-            if form.get("mode") == "apply" and report.ok:
-                await organisation_import.apply_organisations(
+            if apply and report.ok:
+                return await organisation_import.apply_organisations(
                     session, report, actor_id=principal.coordinator_id, now=deps.clock.now()
                 )
-            else:
-                await organisation_import.check_existing(session, report)
-            return render(
-                request,
-                "import.html",
-                principal,
-                200 if report.ok else 422,
-                sheet=ORGANISATIONS_SHEET,
-                report=report,
-                csv_text=csv_text,
-            )
+            await organisation_import.check_existing(session, report)
+            return report
 
-        try:
-            return await guarded(request, Permission.MANAGE_NATIONAL, page)
-        finally:
-            await form.close()
+        return await sheet_post(request, Permission.MANAGE_NATIONAL, ORGANISATIONS_SHEET, run)
 
     @router.get("/organisations/{organisation_id}", response_class=HTMLResponse)
     async def organisation_page(request: Request, organisation_id: int) -> Response:
@@ -695,19 +691,14 @@ def console_router(deps_of: DepsOf) -> APIRouter:
     @router.post("/organisations/{organisation_id}/staff/import", response_class=HTMLResponse)
     async def staff_import_post(request: Request, organisation_id: int) -> Response:
         deps = deps_of(request)
-        form = await request.form(max_part_size=co_import.MAX_BYTES * 2)
-        sheet = _staff_sheet(organisation_id)
 
-        async def page(session: AsyncSession, principal: Principal) -> Response:
+        async def run(session: AsyncSession, principal: Principal, data: bytes, apply: bool) -> Any:
             organisation = await session.get(PartnerOrganisation, organisation_id)
             assert organisation is not None
-            data, csv_text, refused = await upload_of(request, form, principal, sheet)
-            if refused is not None:
-                return refused
             report = staff_import.read_staff(data)
-            if form.get("mode") == "apply" and report.ok:
+            if apply and report.ok:
                 by_partner = principal.partner_staff_id is not None
-                await staff_import.apply_staff(
+                return await staff_import.apply_staff(
                     session,
                     report,
                     organisation,
@@ -715,24 +706,16 @@ def console_router(deps_of: DepsOf) -> APIRouter:
                     actor_id=principal.partner_staff_id or principal.coordinator_id,
                     now=deps.clock.now(),
                 )
-            else:
-                await staff_import.check_against_organisation(session, report, organisation)
-            return render(
-                request,
-                "import.html",
-                principal,
-                200 if report.ok else 422,
-                sheet=sheet,
-                report=report,
-                csv_text=csv_text,
-            )
+            await staff_import.check_against_organisation(session, report, organisation)
+            return report
 
-        try:
-            return await guarded(
-                request, Permission.MANAGE_ORGANISATION, page, organisation_id=organisation_id
-            )
-        finally:
-            await form.close()
+        return await sheet_post(
+            request,
+            Permission.MANAGE_ORGANISATION,
+            _staff_sheet(organisation_id),
+            run,
+            organisation_id=organisation_id,
+        )
 
     return router
 
