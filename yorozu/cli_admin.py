@@ -15,10 +15,12 @@ import typer
 from sqlalchemy import select
 
 from core.console import co_import
+from core.console.deactivate import set_active
 from core.console.people import NoHqHub, create_hq_admin
 from core.db.models import Coordinator, Hub
 from core.db.session import unit_of_work
 from core.i18n import Catalog
+from core.queues.sql import SqlAlchemyHubQueue
 from yorozu.bootstrap import bootstrap
 from yorozu.settings import settings_for_command
 
@@ -134,3 +136,40 @@ def list_people(
 
     for line in ["id\trole\tactive\tslack_user\tname", *asyncio.run(main())]:
         typer.echo(line)
+
+
+@admin_app.command("deactivate")
+def deactivate(
+    co_id: Annotated[int, typer.Argument(help="Coordinator id (yorozu admin list).")],
+    reactivate: Annotated[
+        bool, typer.Option("--reactivate", help="Bring a deactivated CO back.")
+    ] = False,
+) -> None:
+    """A CO leaves: no new cases, their open cases back in the queue, the CCOs told."""
+    settings = settings_for_command()
+
+    async def main() -> str:
+        container = await bootstrap(settings)
+        try:
+            async with unit_of_work(container.session_factory) as session:
+                co = await session.get(Coordinator, co_id)
+                if co is None:
+                    raise typer.BadParameter(f"no coordinator {co_id}", param_hint="CO_ID")
+                done = await set_active(
+                    session,
+                    co,
+                    reactivate,
+                    actor_id=None,
+                    now=container.clock.now(),
+                    queue=SqlAlchemyHubQueue.in_transaction(session),
+                )
+            if not done.changed:
+                return "nothing changed"
+            if reactivate:
+                return f"coordinator {co_id} is active again"
+            reopened = ", ".join(done.reopened) or "none"
+            return f"coordinator {co_id} deactivated; cases back in the queue: {reopened}"
+        finally:
+            await container.aclose()
+
+    typer.echo(asyncio.run(main()))

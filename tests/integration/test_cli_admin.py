@@ -108,3 +108,15 @@ def test_import_cos_checks_with_dry_run_and_writes_only_a_clean_sheet(
     assert actions.count("coordinator.imported") == 2
     listed = runner.invoke(app, ["admin", "list", "--hub", "13"])
     assert "U0AOKI0001\t青木 一郎" in listed.output
+
+    deactivated = runner.invoke(app, ["admin", "deactivate", str(cos[0].id)])
+    assert deactivated.exit_code == 0, deactivated.output
+    assert (
+        f"coordinator {cos[0].id} deactivated; cases back in the queue: none" in deactivated.output
+    )
+    listed = runner.invoke(app, ["admin", "list", "--hub", "13"])
+    assert f"{cos[0].id}\tco\tinactive" in listed.output
+    again = runner.invoke(app, ["admin", "deactivate", str(cos[0].id)])
+    assert "nothing changed" in again.output
+    back = runner.invoke(app, ["admin", "deactivate", str(cos[0].id), "--reactivate"])
+    assert "is active again" in back.output
