@@ -71,7 +71,7 @@ async def hub_figures(session: AsyncSession, *, hub_id: int, fiscal_year: int) -
             .where(*held, Case.business_id.is_not(None))
         )
     )
-    businesses = len(set((await _survivors(session, consulted)).values()))
+    businesses = len(set((await business_survivors(session, consulted)).values()))
     # Issues are a JSON list per record: counted here, as JSON length differs by backend.
     issues_set = responses = 0
     for issues in await session.scalars(select(ConsultationRecord.issues).where(*held)):
@@ -102,7 +102,7 @@ async def hub_figures(session: AsyncSession, *, hub_id: int, fiscal_year: int) -
     )
 
 
-async def _survivors(session: AsyncSession, ids: set[int]) -> dict[int, int]:
+async def business_survivors(session: AsyncSession, ids: set[int]) -> dict[int, int]:
     """Each business id mapped to the business it was finally merged into (itself if none).
 
     Merges can chain (a twin of a twin), so parents are followed until a business that was

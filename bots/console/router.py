@@ -27,7 +27,8 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.clock import Clock, to_jst
+from core import dashboard
+from core.clock import Clock, fiscal_year, to_jst
 from core.console import co_import, co_profile, hub_settings, organisation_import, staff_import
 from core.console.access import ConsoleRole, Decision, Permission, Principal, authorize
 from core.console.deactivate import set_active
@@ -38,6 +39,7 @@ from core.domain.enums import ActorKind, HubKind
 from core.domain.topics import Specialty
 from core.i18n import Catalog, Text
 from core.queues.sql import SqlAlchemyHubQueue
+from core.surveys.aggregate import Satisfaction, satisfaction_by_hub
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 USER_CLAIM = "https://slack.com/user_id"
@@ -502,6 +504,67 @@ def console_router(deps_of: DepsOf) -> APIRouter:
             request, Permission.EDIT_COORDINATOR, page, hub_code=code, coordinator_id=co_id
         )
 
+    # -- the dashboard -----------------------------------------------------------------------
+
+    def year_of(request: Request) -> int:
+        asked = request.query_params.get("fy", "")
+        current = fiscal_year(deps_of(request).clock.now())
+        return int(asked) if asked.isdigit() and 2000 <= int(asked) <= current + 1 else current
+
+    @router.get("/hubs/{code}/dashboard", response_class=HTMLResponse)
+    async def dashboard_page(request: Request, code: str) -> Response:
+        year = year_of(request)
+
+        async def page(session: AsyncSession, principal: Principal) -> Response:
+            hub = await session.scalar(select(Hub).where(Hub.code == code))
+            assert hub is not None
+            found = await dashboard.hub_year(session, hub_id=hub.id, fiscal_year=year)
+            satisfaction = (
+                await satisfaction_by_hub(session, fiscal_year=year, hub_id=hub.id)
+            ).get(hub.id, Satisfaction())
+            monthly = [found.value(dashboard.Figure.CONSULTATIONS, m) for m in dashboard.MONTHS]
+            return render(
+                request,
+                "dashboard.html",
+                principal,
+                hub=hub,
+                year=year,
+                found=found,
+                figures=list(dashboard.Figure),
+                months=dashboard.MONTHS,
+                satisfaction=satisfaction,
+                chart=_bars(monthly),
+            )
+
+        return await guarded(request, Permission.VIEW_HUB, page, hub_code=code)
+
+    @router.get("/hubs/{code}/dashboard/{figure}", response_class=HTMLResponse)
+    async def drill_page(request: Request, code: str, figure: str) -> Response:
+        year = year_of(request)
+        month_text = request.query_params.get("month", "")
+        month = int(month_text) if month_text.isdigit() and 1 <= int(month_text) <= 12 else None
+
+        async def page(session: AsyncSession, principal: Principal) -> Response:
+            if figure not in {f.value for f in dashboard.Figure}:
+                return render(request, "message.html", principal, 404, message="console.not_found")
+            hub = await session.scalar(select(Hub).where(Hub.code == code))
+            assert hub is not None
+            found = await dashboard.hub_year(session, hub_id=hub.id, fiscal_year=year)
+            chosen = dashboard.Figure(figure)
+            return render(
+                request,
+                "drill.html",
+                principal,
+                hub=hub,
+                year=year,
+                month=month,
+                figure=chosen,
+                rows=found.rows(chosen, month),
+                value=found.value(chosen, month),
+            )
+
+        return await guarded(request, Permission.VIEW_HUB, page, hub_code=code)
+
     # -- hub settings ------------------------------------------------------------------------
 
     @router.get("/hubs/{code}/settings", response_class=HTMLResponse)
@@ -761,6 +824,19 @@ def _jst_midnight(day: date) -> datetime:
 def _action_label(catalog: Catalog, action: str, locale: str) -> str:
     key = f"console.audit_action.{action}"
     return catalog.text(key, locale) if catalog.has(key) else action
+
+
+def _bars(values: list[float], width: int = 600, height: int = 160) -> list[dict[str, float]]:
+    """Bars for a server-drawn SVG chart: x, y, w, h per value (no script, no library)."""
+    top = max(values, default=0) or 1
+    step = width / max(len(values), 1)
+    bars = []
+    for index, value in enumerate(values):
+        bar = (value / top) * (height - 20)
+        bars.append(
+            {"x": index * step + 4, "y": height - bar, "w": step - 8, "h": bar, "value": value}
+        )
+    return bars
 
 
 async def _hubs_of(session: AsyncSession, organisation: PartnerOrganisation) -> frozenset[int]:

@@ -4,7 +4,8 @@
 the emulator, picks the Tokyo hub's CCO and opens 運用コンソール, which signs in through Sign
 in with Slack against the local OpenID Connect stand-in. The CCO uploads a CSV of five COs
 with one mistake, sees it on its row before anything is written, fixes it in the page,
-registers all five, and then one of them claims a new case in the Slack pane.
+registers all five, and then one of them claims a new case in the Slack pane. Last, the CCO
+opens the dashboard and drills from 相談対応件数 to the list it counts.
 """
 
 from __future__ import annotations
@@ -93,6 +94,17 @@ def test_a_cco_registers_five_cos_and_one_of_them_claims_a_case(
                 # (the 担当候補 line named him before; the button is what tells).
                 expect(claim).to_have_count(0)
                 expect(card).to_contain_text("青木 一郎")
+
+                # The CCO opens the dashboard and drills from 相談対応件数 to its list.
+                page.goto(service + href)
+                page.get_by_role("link", name="実績を見る").click()
+                expect(page.get_by_role("heading", level=1)).to_contain_text("年度の実績")
+                total = page.locator('a[data-figure="issue_responses"]')
+                count = total.inner_text()
+                total.click()
+                expect(page.get_by_role("heading", level=1)).to_contain_text("相談対応件数")
+                expect(page.locator("#count")).to_have_text(f"{count}件")
+                page.screenshot(path=str(ARTIFACTS / "dashboard-drill.png"), full_page=True)
             finally:
                 page.screenshot(path=str(ARTIFACTS / "console.png"), full_page=True)
         finally:

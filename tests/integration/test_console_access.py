@@ -267,6 +267,13 @@ EXPECTED: dict[str, dict[str, tuple[int, int]]] = {
         "co": (403, 403),
         "partner_admin": (403, 403),
     },
+    "dashboard": {
+        "hq": (200, 200),
+        "cco": (200, 403),
+        "co": (200, 403),
+        "partner_admin": (403, 403),
+    },
+    "drill": {"hq": (200, 200), "cco": (200, 403), "co": (200, 403), "partner_admin": (403, 403)},
     "audit": {"hq": (200, 200), "cco": (200, 403), "co": (403, 403), "partner_admin": (403, 403)},
     "organisation": {
         "hq": (200, 200),
@@ -323,6 +330,10 @@ async def _ask(
             return await client.get(f"/console/organisations/{org}/staff/import")
         case "profile":
             return await client.get(f"/console/hubs/{hub}/coordinators/{console.a_co[hub]}")
+        case "dashboard":
+            return await client.get(f"/console/hubs/{hub}/dashboard")
+        case "drill":
+            return await client.get(f"/console/hubs/{hub}/dashboard/consultations?month=6")
         case "audit":
             return await client.get(f"/console/hubs/{hub}/audit")
         case "organisation":
@@ -355,7 +366,7 @@ async def test_every_route_answers_every_role_for_its_own_scope_only(console: Co
                     hidden = console.names["27"] if role != "hq" else set()
                     assert not {name for name in hidden if name in answer.text}, (role, route)
                     cells += 1
-    assert cells == len(ROLES) * len(EXPECTED) * 2 == 100
+    assert cells == len(ROLES) * len(EXPECTED) * 2 == 120
 
 
 # -- onboarding from a spreadsheet ---------------------------------------------------------------

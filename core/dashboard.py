@@ -1,0 +1,204 @@
+"""A hub's fiscal year, month by month: the eight figures and the rows behind each of them.
+
+Each figure is counted from the very rows its drill-down lists, so a number on the dashboard
+and the length of the list it links to cannot disagree; and the year's totals are checked
+against core.figures, which counts them independently (tests/integration/test_dashboard.py).
+Only records the bots and the CO outcome modal wrote are read: nothing here is typed in.
+
+Months run April to March (Japan time), as the records system and the budget count them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
+from enum import StrEnum
+from typing import Final
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.clock import JST
+from core.db.models import Business, Case, ConsultationRecord, Coordinator, Referral
+from core.domain.enums import ReferralDirection
+from core.figures import business_survivors
+from core.surveys.aggregate import fiscal_year_days
+
+
+class Figure(StrEnum):
+    """The eight figures of DOMAIN.md, in its order."""
+
+    BUSINESSES = "businesses"
+    CONSULTATIONS = "consultations"
+    RESULTS_CONFIRMED = "results_confirmed"
+    REFERRALS = "referrals"
+    JOINT_CONSULTATIONS = "joint_consultations"
+    ISSUES_SET = "issues_set"
+    ISSUE_RESPONSES = "issue_responses"
+    HOURS = "hours"
+
+
+MONTHS: Final = (4, 5, 6, 7, 8, 9, 10, 11, 12, 1, 2, 3)
+"""A fiscal year's months in order."""
+
+
+@dataclass(frozen=True)
+class ConsultationLine:
+    """One consultation as a drill-down list shows it: ids, date, CO, no personal data."""
+
+    record_id: int
+    case_id: int
+    case_number: str
+    held_on: date
+    co_name: str
+    minutes: int
+    result_confirmed: bool
+    joint: bool
+    issues: tuple[str, ...]
+    business_id: int | None
+
+
+@dataclass(frozen=True)
+class ReferralLine:
+    referral_id: int
+    case_id: int
+    case_number: str
+    on: date
+    organisation_id: int | None
+
+
+@dataclass(frozen=True)
+class BusinessLine:
+    business_id: int
+    """The survivor of any 名寄せ merge: a merged twin is this business."""
+    name: str
+    consultations: int
+
+
+@dataclass
+class Month:
+    month: int
+    consultations: list[ConsultationLine] = field(default_factory=list)
+    referrals: list[ReferralLine] = field(default_factory=list)
+
+
+@dataclass
+class HubYear:
+    """Everything the dashboard counts for one hub and fiscal year."""
+
+    fiscal_year: int
+    months: dict[int, Month]
+    survivors: dict[int, int]
+    """business id -> the business it was finally merged into (itself when never merged)."""
+    business_names: dict[int, str]
+
+    def consultations(self, month: int | None = None) -> list[ConsultationLine]:
+        chosen = [self.months[month]] if month else list(self.months.values())
+        return [line for m in chosen for line in m.consultations]
+
+    def referrals(self, month: int | None = None) -> list[ReferralLine]:
+        chosen = [self.months[month]] if month else list(self.months.values())
+        return [line for m in chosen for line in m.referrals]
+
+    def businesses(self, month: int | None = None) -> list[BusinessLine]:
+        counts: dict[int, int] = {}
+        for line in self.consultations(month):
+            if line.business_id is None:
+                continue
+            root = self.survivors.get(line.business_id, line.business_id)
+            counts[root] = counts.get(root, 0) + 1
+        return [
+            BusinessLine(business_id, self.business_names.get(business_id, ""), count)
+            for business_id, count in sorted(counts.items())
+        ]
+
+    def rows(self, figure: Figure, month: int | None = None) -> Sequence[object]:
+        """The records `figure` counts (for issue responses: one row per issue)."""
+        lines = self.consultations(month)
+        match figure:
+            case Figure.BUSINESSES:
+                return self.businesses(month)
+            case Figure.CONSULTATIONS | Figure.HOURS:
+                return lines
+            case Figure.RESULTS_CONFIRMED:
+                return [line for line in lines if line.result_confirmed]
+            case Figure.REFERRALS:
+                return self.referrals(month)
+            case Figure.JOINT_CONSULTATIONS:
+                return [line for line in lines if line.joint]
+            case Figure.ISSUES_SET:
+                return [line for line in lines if line.issues]
+            case Figure.ISSUE_RESPONSES:
+                return [(line, issue) for line in lines for issue in line.issues]
+        raise ValueError(figure)
+
+    def value(self, figure: Figure, month: int | None = None) -> float:
+        if figure is Figure.HOURS:
+            return sum(line.minutes for line in self.consultations(month)) / 60
+        return len(self.rows(figure, month))
+
+
+async def hub_year(session: AsyncSession, *, hub_id: int, fiscal_year: int) -> HubYear:
+    """Read one hub's year in three queries (consultations, referrals, business merges)."""
+    first, last = fiscal_year_days(fiscal_year)
+    months = {month: Month(month) for month in MONTHS}
+    rows = await session.execute(
+        select(ConsultationRecord, Case.number, Case.business_id, Coordinator.name)
+        .join(Case, Case.id == ConsultationRecord.case_id)
+        .join(Coordinator, Coordinator.id == ConsultationRecord.co_id)
+        .where(
+            ConsultationRecord.hub_id == hub_id,
+            ConsultationRecord.held_on >= first,
+            ConsultationRecord.held_on <= last,
+        )
+        .order_by(ConsultationRecord.held_on, ConsultationRecord.id)
+    )
+    business_ids: set[int] = set()
+    for record, number, business_id, co_name in rows.tuples().all():
+        issues = tuple(i.strip() for i in record.issues or [] if isinstance(i, str) and i.strip())
+        months[record.held_on.month].consultations.append(
+            ConsultationLine(
+                record_id=record.id,
+                case_id=record.case_id,
+                case_number=number,
+                held_on=record.held_on,
+                co_name=co_name,
+                minutes=record.minutes,
+                result_confirmed=record.result_confirmed,
+                joint=record.co_attending_org_id is not None,
+                issues=issues,
+                business_id=business_id,
+            )
+        )
+        if business_id is not None:
+            business_ids.add(business_id)
+    start = datetime.combine(first, time(0), JST).astimezone(UTC)
+    end = datetime(fiscal_year + 1, 4, 1, tzinfo=JST).astimezone(UTC)
+    referrals = await session.execute(
+        select(Referral, Case.number)
+        .join(Case, Case.id == Referral.case_id)
+        .where(
+            Referral.from_hub_id == hub_id,
+            Referral.direction == ReferralDirection.TO_PARTNER,
+            Referral.created_at >= start,
+            Referral.created_at < end,
+        )
+        .order_by(Referral.created_at, Referral.id)
+    )
+    for referral, number in referrals.tuples().all():
+        on = referral.created_at.astimezone(JST).date()
+        months[on.month].referrals.append(
+            ReferralLine(referral.id, referral.case_id, number, on, referral.to_organisation_id)
+        )
+    survivors = await business_survivors(session, business_ids)
+    names = dict(
+        (
+            await session.execute(
+                select(Business.id, Business.name).where(Business.id.in_(set(survivors.values())))
+            )
+        )
+        .tuples()
+        .all()
+    )
+    return HubYear(fiscal_year, months, survivors, names)

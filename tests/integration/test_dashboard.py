@@ -1,0 +1,175 @@
+"""The hub dashboard: the eight figures month by month, each number the length of its list.
+
+A year of records for the Tokyo hub (consultations over several months, with issues, joint
+sessions, confirmed results, a referral, and a business merged into its twin), written as
+the bots and the outcome modal write them. The dashboard's totals must equal core.figures,
+which counts independently; every number, monthly and yearly, must equal the rows of the
+list it links to; and another hub's CCO gets 403.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime
+
+import pytest
+from sqlalchemy import select
+
+from core.dashboard import MONTHS, Figure
+from core.db.models import (
+    Business,
+    Case,
+    ConsultationRecord,
+    Coordinator,
+    Hub,
+    PartnerOrganisation,
+    Referral,
+)
+from core.domain.enums import CaseSource, CaseStatus, ReferralDirection
+from core.figures import hub_figures
+from tests.integration.test_console_access import Console, console, oidc
+
+__all__ = ["console", "oidc"]  # the console's fixtures, shared
+
+pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+
+YEAR = 2026
+
+
+async def _a_year_of_records(console: Console) -> int:
+    now = datetime(2026, 6, 2, 1, 0, tzinfo=UTC)
+    async with console.sessions() as session, session.begin():
+        hub = await session.scalar(select(Hub).where(Hub.code == "13"))
+        assert hub is not None
+        co = await session.scalar(select(Coordinator).where(Coordinator.hub_id == hub.id))
+        org = await session.scalar(select(PartnerOrganisation).limit(1))
+        assert co is not None
+        assert org is not None
+        businesses = [
+            Business(
+                name=f"テスト商店{i}", name_key=f"テスト商店{i}", created_at=now, updated_at=now
+            )
+            for i in range(4)
+        ]
+        session.add_all(businesses)
+        await session.flush()
+        businesses[3].merged_into_id = businesses[2].id  # 名寄せ: one business, twice written
+        cases = []
+        for i, business in enumerate(businesses):
+            case = Case(
+                number=f"13-2026-{900 + i:06d}",
+                hub_id=hub.id,
+                business_id=business.id,
+                source=CaseSource.LINE,
+                topics=["it_digital"],
+                status=CaseStatus.IN_SUPPORT,
+                assigned_co_id=co.id,
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(case)
+            cases.append(case)
+        await session.flush()
+        held = [
+            # (case, day, minutes, issues, confirmed, joint)
+            (0, date(2026, 4, 10), 60, ["販路"], True, False),
+            (0, date(2026, 5, 12), 90, ["販路", "価格"], False, True),
+            (1, date(2026, 5, 20), 45, [], False, False),
+            (2, date(2026, 7, 1), 60, ["資金繰り", " "], True, False),
+            (3, date(2026, 7, 3), 30, ["資金繰り"], False, False),
+            (1, date(2027, 3, 31), 120, ["IT"], True, True),
+            (1, date(2026, 3, 31), 60, ["前年度"], True, True),  # FY2025: not counted
+        ]
+        for index, day, minutes, issues, confirmed, joint in held:
+            session.add(
+                ConsultationRecord(
+                    case_id=cases[index].id,
+                    co_id=co.id,
+                    hub_id=hub.id,
+                    held_on=day,
+                    minutes=minutes,
+                    issues=issues,
+                    result_confirmed=confirmed,
+                    co_attending_org_id=org.id if joint else None,
+                    created_at=now,
+                )
+            )
+        session.add(
+            Referral(
+                case_id=cases[0].id,
+                direction=ReferralDirection.TO_PARTNER,
+                from_hub_id=hub.id,
+                to_organisation_id=org.id,
+                created_at=datetime(2026, 5, 13, 1, 0, tzinfo=UTC),
+            )
+        )
+        return hub.id
+
+
+def _number(cell: str) -> float:
+    return float(re.sub(r"[^0-9.]", "", cell))
+
+
+async def test_every_figure_equals_core_figures_and_the_rows_of_its_list(
+    console: Console,
+) -> None:
+    hub_id = await _a_year_of_records(console)
+    async with console.sessions() as session:
+        expected = await hub_figures(session, hub_id=hub_id, fiscal_year=YEAR)
+    async with console.client() as client:
+        await console.sign_in(client, console.people["cco"])
+        page = await client.get(f"/console/hubs/13/dashboard?fy={YEAR}")
+        assert page.status_code == 200
+        totals = dict(re.findall(r'data-figure="(\w+)"[^>]*>([\d.]+)<', page.text))
+        want = {
+            "businesses": expected.businesses,
+            "consultations": expected.consultations,
+            "results_confirmed": expected.results_confirmed,
+            "referrals": expected.referrals,
+            "joint_consultations": expected.joint_consultations,
+            "issues_set": expected.issues_set,
+            "issue_responses": expected.issue_responses,
+            "hours": expected.hours,
+        }
+        assert {k: float(v) for k, v in totals.items()} == pytest.approx(want)
+        assert want["businesses"] == 3  # four written, one merged into its twin
+        assert want["consultations"] == 6
+        checked = 0
+        for figure in Figure:
+            for month in (None, *MONTHS):
+                suffix = f"&month={month}" if month else ""
+                drill = await client.get(
+                    f"/console/hubs/13/dashboard/{figure.value}?fy={YEAR}{suffix}"
+                )
+                assert drill.status_code == 200
+                heading = re.search(r"<h1>[^<]*: ([\d.]+)</h1>", drill.text)
+                assert heading is not None
+                rows = drill.text.split('id="rows"')[1].count("<tr><td>")
+                if figure is Figure.HOURS:
+                    assert _number(heading.group(1)) == pytest.approx(
+                        sum(_number(m) for m in re.findall(r"<td>(\d+)</td></tr>", drill.text))
+                        / 60,
+                        abs=0.05,
+                    )
+                else:
+                    assert rows == int(heading.group(1)), (figure, month)
+                if month is None and figure is not Figure.HOURS:
+                    assert rows == want[figure.value], figure
+                checked += 1
+        assert checked == 8 * 13
+
+
+async def test_another_hubs_cco_and_a_partner_cannot_open_the_dashboard(
+    console: Console,
+) -> None:
+    await _a_year_of_records(console)
+    async with console.client() as client:
+        await console.sign_in(client, console.people["cco"])
+        assert (await client.get("/console/hubs/27/dashboard")).status_code == 403
+        assert (await client.get("/console/hubs/27/dashboard/consultations")).status_code == 403
+        assert (await client.get("/console/hubs/13/dashboard/nonsense")).status_code == 404
+    async with console.client() as client:
+        await console.sign_in(client, console.people["partner_admin"])
+        assert (await client.get("/console/hubs/13/dashboard")).status_code == 403
+    async with console.client() as client:
+        assert (await client.get("/console/hubs/13/dashboard")).status_code == 303
