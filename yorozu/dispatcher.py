@@ -71,7 +71,7 @@ from core.outbox.store import ClaimedMessage
 from integrations.line.client import LineSender
 from integrations.line.richmenu_client import RichMenuClient
 from integrations.ratelimit import RateLimiter
-from integrations.slack.client import SlackSender
+from integrations.slack.client import SlackSender, outbox_metadata
 from yorozu.bootstrap import Container
 from yorozu.channels import DEFAULT_CHANNEL, channel_access_token, channel_keys
 from yorozu.logs import hash_user_id
@@ -81,8 +81,10 @@ log = logging.getLogger(__name__)
 REPLY_TOKEN_LIFE = timedelta(seconds=60)
 """LINE's reply token lives about a minute; used to estimate when it was received."""
 
-DEFAULT_SLACK_METHOD_RATE_PER_SECOND = 50 / 60
 MAX_PACE_WAIT_SECONDS = 0.5
+HISTORY_MARGIN = timedelta(seconds=10)
+"""A look-up starts this long before the first attempt: the clocks of Slack and ours differ."""
+SLACK_POST_KINDS_EXCLUDED = frozenset({"slack_home", "slack_update"})
 
 
 @dataclass
@@ -158,8 +160,11 @@ class Dispatcher:
             slack_rate = settings.slack_rate_per_second
             # A tenth of a second of burst: over any second the cap holds, as LINE measures it.
             self.limiter.configure("line:", line_rate, max(1.0, line_rate / 10))
-            self.limiter.configure("slack:", DEFAULT_SLACK_METHOD_RATE_PER_SECOND, 50)
+            method_rate = settings.slack_method_rate_per_minute
+            history_rate = settings.slack_history_rate_per_minute
+            self.limiter.configure("slack:", method_rate / 60, method_rate)
             self.limiter.configure("slack:post:", slack_rate, 1)
+            self.limiter.configure("slack:history:", history_rate / 60, max(1.0, history_rate))
         self.rng = rng or random.Random()
         self.catalog = catalog or Catalog.load()
         self._default_line_token = settings.line_channel_access_token.get_secret_value()
@@ -578,6 +583,14 @@ class Dispatcher:
                 str(raw.get("channel") or message.recipient), str(ts), text, blocks
             )
         else:
+            channel = str(raw.get("channel") or message.recipient)
+            thread_ts = raw.get("thread_ts") or payload.get("thread_ts")
+            if message.first_attempt_at is not None and policy.may_have_been_delivered(
+                message.previous_error, interrupted=message.interrupted
+            ):
+                found = await self._look_for_post(message, channel, thread_ts)
+                if found is not None:
+                    return found
             if "message" in payload or "messages" in payload:
                 texts: list[str] = []
                 blocks = []
@@ -589,10 +602,7 @@ class Dispatcher:
             else:
                 text, blocks = str(raw.get("text") or ""), raw.get("blocks") or []
             call = self.slack.post_message(
-                str(raw.get("channel") or message.recipient),
-                text,
-                blocks,
-                thread_ts=raw.get("thread_ts") or payload.get("thread_ts"),
+                channel, text, blocks, thread_ts=thread_ts, metadata=outbox_metadata(message.id)
             )
         outcome = await self._timed("slack", call)
         decision = policy.classify(
@@ -601,6 +611,54 @@ class Dispatcher:
         if isinstance(decision, Retry) and outcome.retry_after is not None:
             self.limiter.block(key, outcome.retry_after)
         return _Result(decision, "slack", limiter_key=key)
+
+    async def _look_for_post(
+        self, message: ClaimedMessage, channel: str, thread_ts: str | None
+    ) -> _Result | None:
+        """Before posting again what may have gone out: is it in the channel already?
+
+        Answers the result to record (found: sent with its ts; the look-up failed for a
+        while: retry later) or None to go on and post. A look-up that can never work (say the
+        app lacks channels:history) posts anyway: a possible duplicate beats a lost message.
+        """
+        assert message.first_attempt_at is not None
+        key = f"slack:history:{message.channel_id}"
+        wait = await self._acquire(key)
+        if wait > 0:
+            return _Result(None, "none", defer_for=wait)
+        started = time.perf_counter()
+        lookup = await self.slack.find_post(
+            channel,
+            message.id,
+            oldest=message.first_attempt_at - HISTORY_MARGIN,
+            thread_ts=thread_ts,
+        )
+        self.metrics.slack_history_seconds.observe(time.perf_counter() - started)
+        extra = {"outbox_id": message.id, "attempt": message.attempts, "pages": lookup.pages}
+        if lookup.ts is not None:
+            self.metrics.slack_history_checks.labels("true").inc()
+            log.info("Slack post found in the channel; recorded, not posted again", extra=extra)
+            return _Result(Sent(lookup.ts), "slack")
+        if lookup.outcome.succeeded:
+            self.metrics.slack_history_checks.labels("false").inc()
+            return None
+        self.metrics.slack_history_checks.labels("unknown").inc()
+        decision = policy.classify(
+            lookup.outcome,
+            platform="slack",
+            endpoint="slack",
+            attempt=message.attempts,
+            rng=self.rng,
+        )
+        if isinstance(decision, Retry):
+            if lookup.outcome.retry_after is not None:
+                self.limiter.block(key, lookup.outcome.retry_after)
+            return _Result(Retry(decision.after, f"history_check_failed:{decision.reason}"), "none")
+        log.warning(
+            "Slack history look-up impossible; posting again without it",
+            extra={**extra, "reason": lookup.outcome.error},
+        )
+        return None
 
     def _render_slack(self, payload: dict[str, Any], locale: str) -> tuple[str, list[Any]]:
         texts: list[str] = []
