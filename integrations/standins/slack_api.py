@@ -29,6 +29,7 @@ import dataclasses
 import hashlib
 import itertools
 import json
+import logging
 import math
 import random
 import re
@@ -140,7 +141,6 @@ class _LoseAnswers:
     mode: str
     hang: float
     rng: random.Random
-    lost: int = 0
 
 
 @dataclass(frozen=True)
@@ -346,6 +346,7 @@ class SlackApiStandin:
         self._views: dict[str, _ViewState] = {}
         self._view_ids = itertools.count(1)
         self._lose: _LoseAnswers | None = None
+        self._lost = 0
         self._methods: dict[str, Method] = {
             "conversations.history": self._conversations_history,
             "conversations.replies": self._conversations_replies,
@@ -444,6 +445,7 @@ class SlackApiStandin:
         """
         if mode not in LOSE_MODES:
             raise ValueError(f"mode must be one of {LOSE_MODES}")
+        _quiet_dropped_answers()
         with self._lock:
             self._lose = _LoseAnswers(rate, mode, hang, random.Random(seed)) if rate > 0 else None
 
@@ -451,14 +453,14 @@ class SlackApiStandin:
     def lost_answers(self) -> int:
         """How many chat.postMessage answers were lost so far (the posts were made)."""
         with self._lock:
-            return self._lose.lost if self._lose is not None else 0
+            return self._lost
 
     def _lose_this_answer(self) -> _LoseAnswers | None:
         with self._lock:
             lose = self._lose
             if lose is None or lose.rng.random() >= lose.rate:
                 return None
-            lose.lost += 1
+            self._lost += 1
             return lose
 
     def clear_faults(self) -> None:
@@ -1198,6 +1200,21 @@ class SlackApiStandin:
                 raise SlackError("already_reacted")
             msg.reactions.append(name)
         return {}
+
+
+DROPPED_ANSWER_LOG = "ASGI callable returned without completing response."
+
+
+class _NotDroppedAnswers(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != DROPPED_ANSWER_LOG
+
+
+def _quiet_dropped_answers() -> None:
+    """uvicorn logs each answer we drop on purpose as an error; those lines say nothing."""
+    server_log = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, _NotDroppedAnswers) for f in server_log.filters):
+        server_log.addFilter(_NotDroppedAnswers())
 
 
 class _DroppedAnswer(JSONResponse):
