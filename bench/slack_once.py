@@ -17,12 +17,9 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
-
 from core.db.migrate import upgrade
-from core.db.models import OutboxMessage
 from core.db.session import unit_of_work
-from core.domain.enums import OutboxStatus, Platform
+from core.domain.enums import Platform
 from core.i18n import Text
 from core.messages import OutgoingMessage
 from core.outbox import store
@@ -104,12 +101,8 @@ async def _run(name: str, database: str, check: bool) -> Result:
             report = await dispatcher.run_once()
             retried += report.retried
             async with container.session_factory() as session:
-                left = await session.scalar(
-                    select(func.count()).where(
-                        OutboxMessage.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING])
-                    )
-                )
-            if not left:
+                counts = await store.stats(session)
+            if counts["pending"] + counts["sending"] == 0:
                 break
             if report.claimed == 0:
                 await asyncio.sleep(0.02)
