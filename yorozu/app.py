@@ -142,7 +142,7 @@ async def _slack_app(container: Container, writer: Any) -> Any:
     from slack_sdk.web.async_client import AsyncWebClient
 
     from bots.slack import listeners  # noqa: F401  (every work handler registered)
-    from bots.slack.app import SlackOAuthConfig, build_slack_app, create_oauth_tables
+    from bots.slack.app import SlackOAuthConfig, build_slack_app
     from bots.slack.deps import SlackDeps
     from core.i18n import Catalog
 
@@ -158,7 +158,6 @@ async def _slack_app(container: Container, writer: Any) -> Any:
             engine=container.engine,
             redirect_uri=str(redirect) if redirect else None,
         )
-        await create_oauth_tables(oauth)
     deps = SlackDeps(
         session_factory=container.session_factory,
         clock=container.clock,

@@ -94,25 +94,14 @@ class SlackOAuthConfig:
 def oauth_stores(
     config: SlackOAuthConfig,
 ) -> tuple[AsyncSQLAlchemyInstallationStore, AsyncSQLAlchemyOAuthStateStore]:
-    """slack_sdk's installation and state stores over our database (their own tables:
-    slack_installations, slack_bots, slack_oauth_states, outside our migrations)."""
+    """slack_sdk's installation and state stores over our database (their tables
+    slack_installations, slack_bots, slack_oauth_states are created by migration 0007)."""
     return (
         AsyncSQLAlchemyInstallationStore(client_id=config.client_id, engine=config.engine),
         AsyncSQLAlchemyOAuthStateStore(
             expiration_seconds=config.state_expiration_seconds, engine=config.engine
         ),
     )
-
-
-async def create_oauth_tables(config: SlackOAuthConfig) -> None:
-    """Create the OAuth stores' tables if missing; call once at start when OAuth is on.
-
-    They are slack_sdk's tables with slack_sdk's own metadata (create_all is idempotent),
-    kept out of Alembic so an SDK upgrade that changes them does not need our migration.
-    """
-    installations, states = oauth_stores(config)
-    await installations.create_tables()  # type: ignore[no-untyped-call]
-    await states.create_tables()  # type: ignore[no-untyped-call]
 
 
 @dataclass
