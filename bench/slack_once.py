@@ -41,7 +41,7 @@ class _NoHistoryCheck(Dispatcher):
     """The dispatcher as it was before issue 18: a retry posts again without looking."""
 
     async def _look_for_post(
-        self, message: ClaimedMessage, channel: str, thread_ts: str | None
+        self, message: ClaimedMessage, channel: str, thread_ts: str | None, token: str
     ) -> _Result | None:
         return None
 

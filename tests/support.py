@@ -6,7 +6,9 @@ import os
 import signal
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -52,3 +54,29 @@ class Role:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+
+
+async def outbox_row(factory: Any, row_id: int) -> Any:
+    """An outbox row as it is in the database now."""
+    from core.db.models.outbox import OutboxMessage
+
+    async with factory() as session:
+        found = await session.get(OutboxMessage, row_id)
+        assert found is not None
+        return found
+
+
+async def drain_outbox(
+    dispatcher: Any, factory: Any, clock: Any, *, step: timedelta, rounds: int = 50
+) -> None:
+    """Run the dispatcher until nothing is pending or sending, moving the clock by `step`."""
+    from core.outbox import store
+
+    for _ in range(rounds):
+        await dispatcher.run_once()
+        async with factory() as session:
+            counts = await store.stats(session)
+        if counts["pending"] == 0 and counts["sending"] == 0:
+            return
+        clock.advance(step)
+    raise AssertionError("outbox not drained")

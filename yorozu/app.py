@@ -145,6 +145,7 @@ async def _slack_app(container: Container, writer: Any) -> Any:
     from bots.slack.app import SlackOAuthConfig, build_slack_app
     from bots.slack.deps import SlackDeps
     from core.i18n import Catalog
+    from yorozu.slack_tokens import installation_store
 
     settings = container.settings
     token = settings.slack_bot_token.get_secret_value()
@@ -157,6 +158,9 @@ async def _slack_app(container: Container, writer: Any) -> Any:
             client_secret=settings.slack_client_secret.get_secret_value(),
             engine=container.engine,
             redirect_uri=str(redirect) if redirect else None,
+            installation_store=installation_store(
+                settings, container.engine, container.session_factory, container.clock
+            ),
         )
     deps = SlackDeps(
         session_factory=container.session_factory,

@@ -63,6 +63,9 @@ BOT_SCOPES: Final = (
     "reactions:read",
     "channels:read",
     "groups:read",
+    "channels:history",
+    "groups:history",
+    "im:history",
 )
 """Kept identical to slack-app-manifest.yml."""
 
@@ -89,6 +92,9 @@ class SlackOAuthConfig:
     state_expiration_seconds: int = 600
     install_path: str = "/slack/install"
     redirect_uri_path: str = "/slack/oauth_redirect"
+    installation_store: AsyncSQLAlchemyInstallationStore | None = None
+    """The store to use (the composition root's, which reconnects a reinstalled workspace);
+    None: slack_sdk's own over `engine`."""
 
 
 def oauth_stores(
@@ -97,7 +103,8 @@ def oauth_stores(
     """slack_sdk's installation and state stores over our database (their tables
     slack_installations, slack_bots, slack_oauth_states are created by migration 0007)."""
     return (
-        AsyncSQLAlchemyInstallationStore(client_id=config.client_id, engine=config.engine),
+        config.installation_store
+        or AsyncSQLAlchemyInstallationStore(client_id=config.client_id, engine=config.engine),
         AsyncSQLAlchemyOAuthStateStore(
             expiration_seconds=config.state_expiration_seconds, engine=config.engine
         ),
@@ -312,6 +319,7 @@ def event_inbox_event(
         kind=(EVENT_KIND_PREFIX + str(event.get("type") or "unknown"))[:64],
         payload={
             "team_id": team,
+            "enterprise_id": body.get("enterprise_id"),
             "event_id": event_id,
             "event_time": event_time,
             "event": dict(event),

@@ -56,6 +56,7 @@ class ClaimedMessage:
     created_at: datetime
     lease: datetime
     """`locked_until` as claimed: the fence every `mark_*` checks."""
+    hub_id: int | None = None
     first_attempt_at: datetime | None = None
     """When an earlier claim first tried to send the row; None: this is the first attempt."""
     previous_error: str | None = None
@@ -289,6 +290,7 @@ async def claim(
             reply_token_expires_at=r.reply_token_expires_at,
             created_at=r.created_at,
             lease=lease_until,
+            hub_id=r.hub_id,
             first_attempt_at=before[r.id][1],
             previous_error=r.last_error,
             interrupted=OutboxStatus(before[r.id][0]) is _S.SENDING,

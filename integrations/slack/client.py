@@ -66,7 +66,9 @@ def slack_ts(moment: datetime) -> str:
 
 
 class SlackSender:
-    """chat.postMessage, chat.update, views.publish and conversations.open for one bot token."""
+    """chat.postMessage, chat.update, views.publish and conversations.open/history/replies.
+
+    Every call takes the workspace's `token`; without one the sender's default token is used."""
 
     def __init__(
         self, base_url: str, token: str, *, timeout: int = DEFAULT_TIMEOUT_SECONDS
@@ -95,6 +97,7 @@ class SlackSender:
         *,
         thread_ts: str | None = None,
         metadata: Mapping[str, Any] | None = None,
+        token: str | None = None,
     ) -> SendOutcome:
         """Post to a channel (or a user id: the app's DM with them); request_id is the ts.
 
@@ -108,6 +111,7 @@ class SlackSender:
                 blocks=list(blocks) if blocks else None,  # type: ignore[arg-type]
                 thread_ts=thread_ts,
                 metadata=dict(metadata) if metadata else None,
+                **_auth(token),
             ),
             id_field="ts",
         )
@@ -120,6 +124,7 @@ class SlackSender:
         oldest: datetime,
         thread_ts: str | None = None,
         max_pages: int = HISTORY_MAX_PAGES,
+        token: str | None = None,
     ) -> HistoryLookup:
         """Look for the post carrying `outbox_id` in its metadata, posted since `oldest`.
 
@@ -128,7 +133,7 @@ class SlackSender:
         first turned into the DM's channel id with conversations.open.
         """
         if channel[:1] in ("U", "W"):
-            opened, dm = await self.open_dm(channel)
+            opened, dm = await self.open_dm(channel, token=token)
             if not opened.succeeded or not dm:
                 return HistoryLookup(opened)
             channel = dm
@@ -141,6 +146,7 @@ class SlackSender:
                 "include_all_metadata": True,
                 "limit": HISTORY_PAGE_SIZE,
                 "cursor": cursor,
+                **_auth(token),
             }
             call = (
                 self.client.conversations_replies(ts=thread_ts, **common)
@@ -164,6 +170,8 @@ class SlackSender:
         ts: str,
         text: str,
         blocks: Sequence[Mapping[str, Any]] | None = None,
+        *,
+        token: str | None = None,
     ) -> SendOutcome:
         return await self._call(
             self.client.chat_update(
@@ -171,18 +179,26 @@ class SlackSender:
                 ts=ts,
                 text=text,
                 blocks=list(blocks) if blocks else None,  # type: ignore[arg-type]
+                **_auth(token),
             ),
             id_field="ts",
         )
 
-    async def publish_home(self, user_id: str, view: Mapping[str, Any]) -> SendOutcome:
+    async def publish_home(
+        self, user_id: str, view: Mapping[str, Any], *, token: str | None = None
+    ) -> SendOutcome:
         return await self._call(
-            self.client.views_publish(user_id=user_id, view=dict(view)), id_field=None
+            self.client.views_publish(user_id=user_id, view=dict(view), **_auth(token)),
+            id_field=None,
         )
 
-    async def open_dm(self, user: str) -> tuple[SendOutcome, str | None]:
+    async def open_dm(
+        self, user: str, *, token: str | None = None
+    ) -> tuple[SendOutcome, str | None]:
         """The DM channel id with `user` (conversations.open), with the call's outcome."""
-        outcome = await self._call(self.client.conversations_open(users=user), id_field=None)
+        outcome = await self._call(
+            self.client.conversations_open(users=user, **_auth(token)), id_field=None
+        )
         return outcome, outcome.request_id
 
     async def _read(
@@ -213,6 +229,11 @@ class SlackSender:
         elif isinstance(data.get("channel"), dict):
             request_id = str(data["channel"].get("id") or "") or None
         return SendOutcome(status=response_status, request_id=request_id, ok=True)
+
+
+def _auth(token: str | None) -> dict[str, str]:
+    """A per-call token (the workspace's) over the sender's default; nothing when None."""
+    return {"token": token} if token else {}
 
 
 def _from_error(response: Any) -> SendOutcome:

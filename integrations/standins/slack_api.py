@@ -105,12 +105,22 @@ DEFAULT_SLACK_RATE_LIMITS: dict[str, tuple[float, float]] = {
     "conversations.replies": (50 / 60, 50.0),
 }
 PER_CHANNEL_METHODS = frozenset({"chat.postMessage"})
+NO_TOKEN_METHODS = frozenset({"oauth.v2.access"})
+"""Authenticated by the app's client id and secret, not by a token."""
 
 
 def make_slack_id(prefix: str, seed: str | None = None, length: int = 10) -> str:
     """A Slack-looking id (``U0ABC...``, ``C0...``); deterministic when ``seed`` is given."""
     raw = hashlib.sha256(seed.encode()).hexdigest() if seed is not None else secrets.token_hex(16)
     return prefix + raw.upper()[:length]
+
+
+class _Answered(Exception):
+    """A method that answered without a token (oauth.v2.access)."""
+
+    def __init__(self, body: dict[str, Any]) -> None:
+        super().__init__("answered")
+        self.body = body
 
 
 class SlackError(Exception):
@@ -347,7 +357,12 @@ class SlackApiStandin:
         self._view_ids = itertools.count(1)
         self._lose: _LoseAnswers | None = None
         self._lost = 0
+        self._token_teams: dict[str, str] = {}
+        self._refresh: dict[str, tuple[str, str]] = {}  # refresh token -> (client id, team)
+        self._clients: dict[str, str] = {}  # OAuth client id -> secret
+        self.token_lifetime = 43_200
         self._methods: dict[str, Method] = {
+            "oauth.v2.access": self._oauth_v2_access,
             "conversations.history": self._conversations_history,
             "conversations.replies": self._conversations_replies,
             "auth.test": self._auth_test,
@@ -390,6 +405,22 @@ class SlackApiStandin:
             self._users[user_id] = self._user_object(
                 user_id, name, real_name or name, email, tz, is_bot, deleted
             )
+
+    def add_workspace_token(self, token: str, team_id: str) -> None:
+        """Accept ``token`` as the bot token of workspace ``team_id`` (auth.test says so)."""
+        with self._lock:
+            self.tokens.add(token)
+            self._token_teams[token] = team_id
+
+    def add_oauth_client(self, client_id: str, client_secret: str) -> None:
+        """An app's OAuth credentials, for oauth.v2.access."""
+        with self._lock:
+            self._clients[client_id] = client_secret
+
+    def add_refresh_token(self, refresh_token: str, client_id: str, team_id: str) -> None:
+        """A refresh token (token rotation on) that oauth.v2.access exchanges once."""
+        with self._lock:
+            self._refresh[refresh_token] = (client_id, team_id)
 
     def revoke(self, token: str) -> None:
         """Calls with ``token`` now answer ``token_revoked``."""
@@ -553,6 +584,9 @@ class SlackApiStandin:
             handler = self._methods.get(method)
             if handler is None:
                 raise SlackError("unknown_method", 404)
+            if method in NO_TOKEN_METHODS:
+                body = {"ok": True, **await handler(self._client_auth(request, args), now)}
+                raise _Answered(body)
             if token is None:
                 raise SlackError("not_authed")
             with self._lock:
@@ -570,8 +604,10 @@ class SlackApiStandin:
                     fault.status,
                 )
             self._check_rate(method, args, now)
-            body = await handler(args, now)
+            body = await handler({**args, "_token": token} if method == "auth.test" else args, now)
             body = {"ok": True, **body}
+        except _Answered as answered:
+            body = answered.body
         except SlackError as err:
             status = err.status
             body = {"ok": False, "error": err.error}
@@ -874,12 +910,56 @@ class SlackApiStandin:
         }
 
     # ------------------------------------------------------------------ methods
+    @staticmethod
+    def _client_auth(request: Request, args: dict[str, Any]) -> dict[str, Any]:
+        """oauth.v2.access arguments with the client credentials of Basic auth folded in."""
+        auth = request.headers.get("authorization", "")
+        if auth.startswith("Basic "):
+            try:
+                client_id, _, secret = base64.b64decode(auth[6:]).decode().partition(":")
+            except ValueError as exc:
+                raise SlackError("invalid_client_id") from exc
+            args = {**args, "client_id": client_id, "client_secret": secret}
+        return args
+
+    async def _oauth_v2_access(self, args: dict[str, Any], now: datetime) -> dict[str, Any]:
+        """Token rotation: a refresh token buys a new bot token (and a new refresh token)."""
+        client_id = str(args.get("client_id") or "")
+        with self._lock:
+            if self._clients.get(client_id) != args.get("client_secret"):
+                raise SlackError("invalid_client_id")
+            if args.get("grant_type") != "refresh_token":
+                raise SlackError("unsupported_grant_type")
+            found = self._refresh.pop(str(args.get("refresh_token") or ""), None)
+            if found is None or found[0] != client_id:
+                raise SlackError("invalid_refresh_token")
+            team = found[1]
+            access = f"xoxe.xoxb-{team}-{secrets.token_hex(8)}"
+            refresh = f"xoxe-1-{secrets.token_hex(12)}"
+            self.tokens.add(access)
+            self._token_teams[access] = team
+            self._refresh[refresh] = (client_id, team)
+        return {
+            "access_token": access,
+            "expires_in": self.token_lifetime,
+            "refresh_token": refresh,
+            "token_type": "bot",
+            "scope": "chat:write",
+            "bot_user_id": self.bot_user_id,
+            "app_id": "A0STANDIN1",
+            "team": {"id": team, "name": team},
+            "enterprise": None,
+            "is_enterprise_install": False,
+        }
+
     async def _auth_test(self, args: dict[str, Any], now: datetime) -> dict[str, Any]:
+        with self._lock:
+            team = self._token_teams.get(str(args.get("_token") or ""), self.team_id)
         return {
             "url": "https://standin.slack.com/",
             "team": "Stand-in Workspace",
             "user": "yorozu-front-door",
-            "team_id": self.team_id,
+            "team_id": team,
             "user_id": self.bot_user_id,
             "bot_id": self.bot_id,
             "is_enterprise_install": False,

@@ -24,6 +24,7 @@ from core.messages import OutgoingMessage, encode_message
 from core.outbox import store
 from integrations.slack.client import OUTBOX_EVENT_TYPE, SlackSender, outbox_metadata
 from integrations.standins import ServerThread, SlackApiStandin, create_slack_api, make_slack_id
+from tests.support import drain_outbox, outbox_row
 from yorozu.bootstrap import Container
 from yorozu.dispatcher import Dispatcher
 from yorozu.settings import DEV_SLACK_BOT_TOKEN, load_settings
@@ -116,21 +117,12 @@ async def add_update(factory: Factory, clock: ManualClock, key: str, value: str)
 
 
 async def row(factory: Factory, row_id: int) -> OutboxMessage:
-    async with factory() as session:
-        found = await session.get(OutboxMessage, row_id)
-        assert found is not None
-        return found
+    found: OutboxMessage = await outbox_row(factory, row_id)
+    return found
 
 
 async def drain(dispatcher: Dispatcher, factory: Factory, clock: ManualClock) -> None:
-    for _ in range(50):
-        await dispatcher.run_once()
-        async with factory() as session:
-            counts = await store.stats(session)
-        if counts["pending"] == 0 and counts["sending"] == 0:
-            return
-        clock.advance(timedelta(seconds=30))
-    raise AssertionError("outbox not drained")
+    await drain_outbox(dispatcher, factory, clock, step=timedelta(seconds=30))
 
 
 def checks(dispatcher: Dispatcher, found: str) -> float:

@@ -592,6 +592,8 @@ def test_the_manifest_asks_for_what_the_app_uses() -> None:
     assert set(settings["event_subscriptions"]["bot_events"]) == {
         "app_home_opened",
         "reaction_added",
+        "app_uninstalled",
+        "tokens_revoked",
     }
     assert settings["event_subscriptions"]["request_url"].endswith("/slack/events")
     assert settings["interactivity"]["request_url"].endswith("/slack/events")
