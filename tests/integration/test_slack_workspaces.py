@@ -8,6 +8,7 @@ AsyncInstallationStoreAuthorize, as in production.
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -306,3 +307,29 @@ async def test_an_expiring_token_is_rotated_with_its_refresh_token(
     assert bot is not None
     assert bot.bot_token == used
     assert bot.bot_refresh_token != "xoxe-1-first"
+
+
+async def test_no_token_text_or_user_id_reaches_the_logs(
+    dispatcher: Dispatcher,
+    session_factory: Factory,
+    clock: ManualClock,
+    hubs: dict[str, int],
+    slack_api: SlackApiStandin,
+    installations: WorkspaceInstallationStore,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO)
+    slack_api.lose_answers(1.0, "drop")
+    await post(session_factory, clock, hubs, "13", 0)  # lost, then found by the look-up
+    await dispatcher.run_once()
+    slack_api.clear_faults()
+    await post(session_factory, clock, hubs, "40", 0)  # not installed
+    await drain(dispatcher, session_factory, clock)
+    await uninstall(session_factory, clock, TEAM_B)
+    await post(session_factory, clock, hubs, "27", 0)  # held
+    await drain(dispatcher, session_factory, clock)
+    await install(installations, TEAM_B, TOKEN_B)
+    await drain(dispatcher, session_factory, clock)
+    assert "Slack post found in the channel" in caplog.text
+    for secret in ("xoxb", "xoxe", CLIENT_SECRET, "13-0", "40-0", "27-0", "U0INSTALLR"):
+        assert secret not in caplog.text
