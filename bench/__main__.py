@@ -1,10 +1,11 @@
-"""Run every benchmark (or the ones named): python -m bench [ingest] [dispatch] [scheduler]."""
+"""Run every benchmark (or the ones named): python -m bench [ingest] [dispatch] [scheduler]
+[slack_once]."""
 
 from __future__ import annotations
 
 import sys
 
-from bench import dispatch, ingest, scheduler
+from bench import dispatch, ingest, scheduler, slack_once
 
 
 def main() -> None:
@@ -17,6 +18,9 @@ def main() -> None:
         print()
     if "scheduler" in wanted:
         scheduler.report(scheduler.run())
+        print()
+    if "slack_once" in wanted:
+        slack_once.report(slack_once.run())
 
 
 if __name__ == "__main__":

@@ -158,9 +158,10 @@ async def _slack_app(container: Container, writer: Any) -> Any:
     from slack_sdk.web.async_client import AsyncWebClient
 
     from bots.slack import listeners  # noqa: F401  (every work handler registered)
-    from bots.slack.app import SlackOAuthConfig, build_slack_app, create_oauth_tables
+    from bots.slack.app import SlackOAuthConfig, build_slack_app
     from bots.slack.deps import SlackDeps
     from core.i18n import Catalog
+    from yorozu.slack_tokens import installation_store
 
     settings = container.settings
     token = settings.slack_bot_token.get_secret_value()
@@ -173,8 +174,10 @@ async def _slack_app(container: Container, writer: Any) -> Any:
             client_secret=settings.slack_client_secret.get_secret_value(),
             engine=container.engine,
             redirect_uri=str(redirect) if redirect else None,
+            installation_store=installation_store(
+                settings, container.engine, container.session_factory, container.clock
+            ),
         )
-        await create_oauth_tables(oauth)
     deps = SlackDeps(
         session_factory=container.session_factory,
         clock=container.clock,

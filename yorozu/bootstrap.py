@@ -101,4 +101,14 @@ async def health(container: Container) -> tuple[bool, dict[str, Any]]:
         except Exception as exc:
             healthy = False
             report["redis"] = {"ok": False, "configured": True, "error": type(exc).__name__}
+    if report["database"]["ok"]:
+        # Hubs whose Slack workspace uninstalled the app or revoked its tokens: their messages
+        # are held. A fact for HQ to act on, not a reason to take the service out of rotation.
+        from core.workspaces import disconnected_hub_codes
+
+        try:
+            async with container.session_factory() as session:
+                report["slack"] = {"disconnected": await disconnected_hub_codes(session)}
+        except Exception as exc:
+            report["slack"] = {"error": type(exc).__name__}
     return healthy, report

@@ -47,6 +47,7 @@ from bots.line.render import render_line
 from bots.slack.render import render_slack
 from core import push_budget
 from core.clock import Clock, SystemClock, to_jst
+from core.coordinators.cards import SLACK_TEAM
 from core.db.models import Hub, LineChannel
 from core.db.models.outbox import OutboxMessage
 from core.db.models.richmenus import deployed_menu_ids
@@ -68,21 +69,25 @@ from core.outbox.policy import (
     TokenSpent,
 )
 from core.outbox.store import ClaimedMessage
+from core.workspaces import DISCONNECTED, NOT_INSTALLED, Workspace, hub_workspaces, tell_hq_and_cco
 from integrations.line.client import LineSender
 from integrations.line.richmenu_client import RichMenuClient
 from integrations.ratelimit import RateLimiter
-from integrations.slack.client import SlackSender
+from integrations.slack.client import SlackSender, outbox_metadata
 from yorozu.bootstrap import Container
 from yorozu.channels import DEFAULT_CHANNEL, channel_access_token, channel_keys
 from yorozu.logs import hash_user_id
+from yorozu.slack_tokens import SlackTokens, installation_store
 
 log = logging.getLogger(__name__)
 
 REPLY_TOKEN_LIFE = timedelta(seconds=60)
 """LINE's reply token lives about a minute; used to estimate when it was received."""
 
-DEFAULT_SLACK_METHOD_RATE_PER_SECOND = 50 / 60
 MAX_PACE_WAIT_SECONDS = 0.5
+HISTORY_MARGIN = timedelta(seconds=10)
+"""A look-up starts this long before the first attempt: the clocks of Slack and ours differ."""
+SLACK_POST_KINDS_EXCLUDED = frozenset({"slack_home", "slack_update"})
 
 
 @dataclass
@@ -135,6 +140,7 @@ class Dispatcher:
         limiter: RateLimiter | None = None,
         rng: random.Random | None = None,
         catalog: Catalog | None = None,
+        tokens: SlackTokens | None = None,
     ) -> None:
         settings = container.settings
         self.container = container
@@ -150,6 +156,14 @@ class Dispatcher:
             settings.slack_bot_token.get_secret_value(),
             timeout=max(1, int(timeout)),
         )
+        self.tokens = tokens or SlackTokens(
+            settings,
+            installation_store=installation_store(
+                settings, container.engine, container.session_factory, container.clock
+            ),
+            client=self.slack.client,  # its connection pool (auth.test, token rotation)
+        )
+        self._workspaces: dict[int, Workspace] = {}
         self.limiter = limiter or RateLimiter(time_source=_time_source(self.clock))
         self._real_time = isinstance(self.clock, SystemClock)
         self._rich_menus: dict[str, RichMenuClient] = {}
@@ -158,8 +172,11 @@ class Dispatcher:
             slack_rate = settings.slack_rate_per_second
             # A tenth of a second of burst: over any second the cap holds, as LINE measures it.
             self.limiter.configure("line:", line_rate, max(1.0, line_rate / 10))
-            self.limiter.configure("slack:", DEFAULT_SLACK_METHOD_RATE_PER_SECOND, 50)
+            method_rate = settings.slack_method_rate_per_minute
+            history_rate = settings.slack_history_rate_per_minute
+            self.limiter.configure("slack:", method_rate / 60, method_rate)
             self.limiter.configure("slack:post:", slack_rate, 1)
+            self.limiter.configure("slack:history:", history_rate / 60, max(1.0, history_rate))
         self.rng = rng or random.Random()
         self.catalog = catalog or Catalog.load()
         self._default_line_token = settings.line_channel_access_token.get_secret_value()
@@ -188,6 +205,12 @@ class Dispatcher:
         messages = await self._gate(claimed.messages, report)
         if not messages:
             return report
+        slack_hubs = {
+            m.hub_id for m in messages if m.platform is Platform.SLACK and m.hub_id is not None
+        }
+        if slack_hubs and self.tokens.per_workspace:
+            async with self.container.session_factory() as session:
+                self._workspaces = await hub_workspaces(session, slack_hubs)
         semaphore = asyncio.Semaphore(self.concurrency)
 
         async def one(message: ClaimedMessage) -> tuple[ClaimedMessage, _Result]:
@@ -258,7 +281,17 @@ class Dispatcher:
         if isinstance(decision, HeldForBudget):
             return await store.mark_held(session, message, reason=decision.reason)
         if isinstance(decision, Permanent):
-            return await store.mark_failed(session, message, reason=decision.reason, now=now)
+            done = await store.mark_failed(session, message, reason=decision.reason, now=now)
+            if done and decision.reason == NOT_INSTALLED and message.hub_id is not None:
+                day = to_jst(now).strftime("%Y-%m-%d")
+                await tell_hq_and_cco(
+                    session,
+                    message.hub_id,
+                    "slack.workspace.not_installed",
+                    now=now,
+                    key=f"slack:not_installed:{message.hub_id}:{day}",
+                )
+            return done
         # TokenSpent never leaves _send_line
         return await store.mark_retry(session, message, after=now, error="token_spent")
 
@@ -301,7 +334,10 @@ class Dispatcher:
             )
         elif isinstance(decision, HeldForBudget):
             report.held += 1
-            log.warning("outbox message held: monthly push limit reached", extra=extra)
+            if decision.reason == DISCONNECTED:
+                log.warning("outbox message held: its Slack workspace is disconnected", extra=extra)
+            else:
+                log.warning("outbox message held: monthly push limit reached", extra=extra)
         elif isinstance(decision, Permanent):
             report.failed += 1
             self.metrics.messages_failed.labels(platform, _reason_label(decision.reason)).inc()
@@ -550,10 +586,34 @@ class Dispatcher:
             decision = Permanent("token_spent_on_push")
         return _Result(decision, "push")
 
+    async def _workspace_token(self, message: ClaimedMessage) -> str | _Result:
+        """The bot token of the row's workspace, or the result when there is none to use."""
+        if not self.tokens.per_workspace:
+            return self.tokens.single
+        workspace = self._workspaces.get(message.hub_id) if message.hub_id is not None else None
+        if workspace is not None and workspace.disconnected:
+            return _Result(HeldForBudget(DISCONNECTED), "none")
+        team = workspace.team_id if workspace is not None else None
+        enterprise = workspace.enterprise_id if workspace is not None else None
+        if team is None and message.channel_id not in ("", SLACK_TEAM):
+            team = message.channel_id  # a DM addressed to a CO's own workspace
+        token = await self.tokens.token_for(team, enterprise)
+        if token is not None:
+            return token
+        if message.hub_id is not None:
+            async with self.container.session_factory() as session:
+                fresh = await hub_workspaces(session, {message.hub_id})
+            if message.hub_id in fresh and fresh[message.hub_id].disconnected:
+                return _Result(HeldForBudget(DISCONNECTED), "none")  # uninstalled just now
+        return _Result(Permanent(NOT_INSTALLED), "none")
+
     async def _send_slack(self, message: ClaimedMessage) -> _Result:
         payload = message.payload
         raw: dict[str, Any] = payload.get("raw") or {}
         kind = message.kind
+        token = await self._workspace_token(message)
+        if isinstance(token, _Result):
+            return token
         if kind == "slack_home":
             key = f"slack:views:{message.channel_id}"
         elif kind == "slack_update":
@@ -564,7 +624,7 @@ class Dispatcher:
         if wait > 0:
             return _Result(None, "none", defer_for=wait)
         if kind == "slack_home":
-            call = self.slack.publish_home(message.recipient, raw["view"])
+            call = self.slack.publish_home(message.recipient, raw["view"], token=token)
         elif kind == "slack_update":
             ts = raw.get("ts")
             if not ts and raw.get("ts_ref"):
@@ -575,9 +635,17 @@ class Dispatcher:
             if "messages" in raw:
                 text, blocks = self._render_slack(raw, message.locale)
             call = self.slack.update(
-                str(raw.get("channel") or message.recipient), str(ts), text, blocks
+                str(raw.get("channel") or message.recipient), str(ts), text, blocks, token=token
             )
         else:
+            channel = str(raw.get("channel") or message.recipient)
+            thread_ts = raw.get("thread_ts") or payload.get("thread_ts")
+            if message.first_attempt_at is not None and policy.may_have_been_delivered(
+                message.previous_error, interrupted=message.interrupted
+            ):
+                found = await self._look_for_post(message, channel, thread_ts, token)
+                if found is not None:
+                    return found
             if "message" in payload or "messages" in payload:
                 texts: list[str] = []
                 blocks = []
@@ -589,10 +657,12 @@ class Dispatcher:
             else:
                 text, blocks = str(raw.get("text") or ""), raw.get("blocks") or []
             call = self.slack.post_message(
-                str(raw.get("channel") or message.recipient),
+                channel,
                 text,
                 blocks,
-                thread_ts=raw.get("thread_ts") or payload.get("thread_ts"),
+                thread_ts=thread_ts,
+                metadata=outbox_metadata(message.id),
+                token=token,
             )
         outcome = await self._timed("slack", call)
         decision = policy.classify(
@@ -601,6 +671,55 @@ class Dispatcher:
         if isinstance(decision, Retry) and outcome.retry_after is not None:
             self.limiter.block(key, outcome.retry_after)
         return _Result(decision, "slack", limiter_key=key)
+
+    async def _look_for_post(
+        self, message: ClaimedMessage, channel: str, thread_ts: str | None, token: str
+    ) -> _Result | None:
+        """Before posting again what may have gone out: is it in the channel already?
+
+        Answers the result to record (found: sent with its ts; the look-up failed for a
+        while: retry later) or None to go on and post. A look-up that can never work (say the
+        app lacks channels:history) posts anyway: a possible duplicate beats a lost message.
+        """
+        assert message.first_attempt_at is not None
+        key = f"slack:history:{message.channel_id}"
+        wait = await self._acquire(key)
+        if wait > 0:
+            return _Result(None, "none", defer_for=wait)
+        started = time.perf_counter()
+        lookup = await self.slack.find_post(
+            channel,
+            message.id,
+            oldest=message.first_attempt_at - HISTORY_MARGIN,
+            thread_ts=thread_ts,
+            token=token,
+        )
+        self.metrics.slack_history_seconds.observe(time.perf_counter() - started)
+        extra = {"outbox_id": message.id, "attempt": message.attempts, "pages": lookup.pages}
+        if lookup.ts is not None:
+            self.metrics.slack_history_checks.labels("true").inc()
+            log.info("Slack post found in the channel; recorded, not posted again", extra=extra)
+            return _Result(Sent(lookup.ts), "slack")
+        if lookup.outcome.succeeded:
+            self.metrics.slack_history_checks.labels("false").inc()
+            return None
+        self.metrics.slack_history_checks.labels("unknown").inc()
+        decision = policy.classify(
+            lookup.outcome,
+            platform="slack",
+            endpoint="slack",
+            attempt=message.attempts,
+            rng=self.rng,
+        )
+        if isinstance(decision, Retry):
+            if lookup.outcome.retry_after is not None:
+                self.limiter.block(key, lookup.outcome.retry_after)
+            return _Result(Retry(decision.after, f"history_check_failed:{decision.reason}"), "none")
+        log.warning(
+            "Slack history look-up impossible; posting again without it",
+            extra={**extra, "reason": lookup.outcome.error},
+        )
+        return None
 
     def _render_slack(self, payload: dict[str, Any], locale: str) -> tuple[str, list[Any]]:
         texts: list[str] = []

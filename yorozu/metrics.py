@@ -72,6 +72,18 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
+        self.slack_history_checks = Counter(
+            "yorozu_slack_history_checks",
+            "Look-ups of a Slack post that may have gone out, before retrying it",
+            ["found"],
+            registry=r,
+        )
+        self.slack_history_seconds = Histogram(
+            "yorozu_slack_history_seconds",
+            "Time for one look-up of a Slack post in the channel's history",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
         self.line_pushes = Counter(
             "yorozu_line_pushes",
             "LINE pushes sent (count against the plan)",

@@ -107,6 +107,12 @@ class Settings(BaseSettings):
     # Dispatch: per-destination rate caps (LINE's and Slack's published limits by default).
     line_rate_per_second: Annotated[float, Field(gt=0)] = 2000.0
     slack_rate_per_second: Annotated[float, Field(gt=0)] = 1.0
+    slack_method_rate_per_minute: Annotated[float, Field(gt=0)] = 50.0
+    """Other Slack methods (chat.update, views.publish) per workspace: Tier 3, 50+/min."""
+    slack_history_rate_per_minute: Annotated[float, Field(gt=0)] = 50.0
+    """Our pace of conversations.history/replies look-ups (before retrying a post that may
+    have gone out), per workspace. Tier 3 for internal and Marketplace apps; Slack allows
+    only 1/min to other distributed apps since 2025."""
     dispatch_concurrency: Annotated[int, Field(ge=1, le=1000)] = 64
     dispatch_batch: Annotated[int, Field(ge=1, le=5000)] = 200
     dispatch_lease_seconds: Annotated[float, Field(gt=0)] = 30.0

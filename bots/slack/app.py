@@ -63,6 +63,9 @@ BOT_SCOPES: Final = (
     "reactions:read",
     "channels:read",
     "groups:read",
+    "channels:history",
+    "groups:history",
+    "im:history",
 )
 """Kept identical to slack-app-manifest.yml."""
 
@@ -89,30 +92,23 @@ class SlackOAuthConfig:
     state_expiration_seconds: int = 600
     install_path: str = "/slack/install"
     redirect_uri_path: str = "/slack/oauth_redirect"
+    installation_store: AsyncSQLAlchemyInstallationStore | None = None
+    """The store to use (the composition root's, which reconnects a reinstalled workspace);
+    None: slack_sdk's own over `engine`."""
 
 
 def oauth_stores(
     config: SlackOAuthConfig,
 ) -> tuple[AsyncSQLAlchemyInstallationStore, AsyncSQLAlchemyOAuthStateStore]:
-    """slack_sdk's installation and state stores over our database (their own tables:
-    slack_installations, slack_bots, slack_oauth_states, outside our migrations)."""
+    """slack_sdk's installation and state stores over our database (their tables
+    slack_installations, slack_bots, slack_oauth_states are created by migration 0007)."""
     return (
-        AsyncSQLAlchemyInstallationStore(client_id=config.client_id, engine=config.engine),
+        config.installation_store
+        or AsyncSQLAlchemyInstallationStore(client_id=config.client_id, engine=config.engine),
         AsyncSQLAlchemyOAuthStateStore(
             expiration_seconds=config.state_expiration_seconds, engine=config.engine
         ),
     )
-
-
-async def create_oauth_tables(config: SlackOAuthConfig) -> None:
-    """Create the OAuth stores' tables if missing; call once at start when OAuth is on.
-
-    They are slack_sdk's tables with slack_sdk's own metadata (create_all is idempotent),
-    kept out of Alembic so an SDK upgrade that changes them does not need our migration.
-    """
-    installations, states = oauth_stores(config)
-    await installations.create_tables()  # type: ignore[no-untyped-call]
-    await states.create_tables()  # type: ignore[no-untyped-call]
 
 
 @dataclass
@@ -323,6 +319,7 @@ def event_inbox_event(
         kind=(EVENT_KIND_PREFIX + str(event.get("type") or "unknown"))[:64],
         payload={
             "team_id": team,
+            "enterprise_id": body.get("enterprise_id"),
             "event_id": event_id,
             "event_time": event_time,
             "event": dict(event),

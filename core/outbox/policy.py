@@ -211,6 +211,30 @@ def _classify_slack(
     )
 
 
+NOT_DELIVERED_REASONS: Final = frozenset(
+    {"ratelimited", "rate_limited", "ts_ref_pending", "not_installed", "workspace_disconnected"}
+)
+"""Failures after which the platform surely did not take the message: it refused it (a rate
+limit) or we never sent it."""
+
+
+def may_have_been_delivered(previous_error: str | None, *, interrupted: bool = False) -> bool:
+    """Could the earlier attempt of a row have been delivered without our knowing?
+
+    True after a time-out or a reset connection (no answer), a 5xx or a server-side error
+    answer (the platform may have acted before failing), our own unexpected error, a failed
+    look-up of whether it was delivered, or a dispatcher that died holding the row
+    (`interrupted`, or the row was given back after one did). False for a first attempt and
+    after a refusal that surely sent nothing (a rate limit). Slack posts have no retry key,
+    so these are the retries that look in the channel before posting again.
+    """
+    if interrupted:
+        return True
+    if not previous_error:
+        return False
+    return previous_error.split(":", 1)[0] not in NOT_DELIVERED_REASONS
+
+
 def _after(outcome: SendOutcome, attempt: int, rng: random.Random) -> float:
     """Retry-After when given (never earlier, a little jitter later), else backoff."""
     if outcome.retry_after is not None and outcome.retry_after >= 0:

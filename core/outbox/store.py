@@ -31,6 +31,8 @@ from core.domain.enums import OutboxStatus, Platform
 from core.messages import OutgoingMessage, encode_message
 
 _S = OutboxStatus
+INTERRUPTED = "interrupted"
+"""`last_error` of a row given back after being claimed from a dead dispatcher's lease."""
 _IN_FLIGHT = (_S.PENDING, _S.SENDING)
 
 
@@ -54,6 +56,14 @@ class ClaimedMessage:
     created_at: datetime
     lease: datetime
     """`locked_until` as claimed: the fence every `mark_*` checks."""
+    hub_id: int | None = None
+    first_attempt_at: datetime | None = None
+    """When an earlier claim first tried to send the row; None: this is the first attempt."""
+    previous_error: str | None = None
+    """What the last recorded attempt failed with (`last_error`), if any."""
+    interrupted: bool = False
+    """Claimed from a lapsed lease: the dispatcher that had it died with no result recorded,
+    maybe between sending and recording."""
 
 
 @dataclass(frozen=True)
@@ -239,11 +249,24 @@ async def claim(
     ids = list((await session.execute(query)).scalars())
     if not ids:
         return ClaimResult([])
+    before = {
+        row_id: (status, first_attempt_at)
+        for row_id, status, first_attempt_at in (
+            await session.execute(
+                select(row.id, row.status, row.first_attempt_at).where(row.id.in_(ids))
+            )
+        ).all()
+    }
     lease_until = now + lease
     await session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id.in_(ids))
-        .values(status=_S.SENDING, locked_until=lease_until, attempts=OutboxMessage.attempts + 1)
+        .values(
+            status=_S.SENDING,
+            locked_until=lease_until,
+            attempts=OutboxMessage.attempts + 1,
+            first_attempt_at=func.coalesce(OutboxMessage.first_attempt_at, now),
+        )
         .execution_options(synchronize_session=False)
     )
     rows = (
@@ -267,6 +290,10 @@ async def claim(
             reply_token_expires_at=r.reply_token_expires_at,
             created_at=r.created_at,
             lease=lease_until,
+            hub_id=r.hub_id,
+            first_attempt_at=before[r.id][1],
+            previous_error=r.last_error,
+            interrupted=OutboxStatus(before[r.id][0]) is _S.SENDING,
         )
         for r in rows
     ]
@@ -393,13 +420,23 @@ async def mark_retry(
 
 
 async def release(session: AsyncSession, message: ClaimedMessage, *, after: datetime) -> bool:
-    """Give the row back without an attempt (a rate limit said wait): pending again at `after`."""
+    """Give the row back without an attempt (a rate limit said wait): pending again at `after`.
+
+    Nothing was sent, so the row is as it was before the claim: no attempt counted, and no
+    first attempt time if it had none.
+    """
+    values: dict[str, Any] = {}
+    if message.interrupted:
+        # The dispatcher that died may have sent it: the next claim must still know.
+        values["last_error"] = INTERRUPTED
     return await _finish(
         session,
         message,
         status=_S.PENDING,
         not_before=after,
         attempts=OutboxMessage.attempts - 1,
+        first_attempt_at=message.first_attempt_at,
+        **values,
     )
 
 

@@ -9,18 +9,29 @@ a method's rate limit is exceeded (``chat.postMessage``: about one per second pe
 a small burst), and ``ts`` values like ``"1700000000.000100"``. Trigger ids are issued by the
 stand-in (:meth:`SlackApiStandin.issue_trigger_id`), work once and expire after 3 seconds.
 
+Messages keep the ``metadata`` they were posted with (``event_type`` and ``event_payload``);
+``conversations.history`` and ``conversations.replies`` return them with
+``include_all_metadata``, newest first (replies: the parent, then oldest first), bounded by
+``oldest``/``latest``, paged by ``limit`` and ``cursor``, under Tier 3 rate limits.
+
 Faults can be scripted with :meth:`SlackApiStandin.fail_next` and
-:meth:`SlackApiStandin.delay`; everything is in :attr:`SlackApiStandin.recorder`.
+:meth:`SlackApiStandin.delay`, and :meth:`SlackApiStandin.lose_answers` makes a share of
+``chat.postMessage`` calls post the message and then lose the answer (the connection drops,
+or the answer hangs past any client time-out); everything is in
+:attr:`SlackApiStandin.recorder`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import dataclasses
 import hashlib
 import itertools
 import json
+import logging
 import math
+import random
 import re
 import secrets
 import threading
@@ -56,6 +67,9 @@ MAX_TITLE = 24
 MAX_PRIVATE_METADATA = 3000
 MAX_VIEW_STACK = 3
 MAX_TEXT = 40_000
+MAX_HISTORY_LIMIT = 999
+DEFAULT_HISTORY_LIMIT = 100
+LOSE_MODES = ("drop", "timeout")
 KNOWN_BLOCK_TYPES = frozenset(
     {
         "actions",
@@ -87,14 +101,26 @@ DEFAULT_SLACK_RATE_LIMITS: dict[str, tuple[float, float]] = {
     "users.info": (100 / 60, 100.0),
     "reactions.add": (50 / 60, 50.0),
     "auth.test": (100 / 60, 100.0),
+    "conversations.history": (50 / 60, 50.0),
+    "conversations.replies": (50 / 60, 50.0),
 }
 PER_CHANNEL_METHODS = frozenset({"chat.postMessage"})
+NO_TOKEN_METHODS = frozenset({"oauth.v2.access"})
+"""Authenticated by the app's client id and secret, not by a token."""
 
 
 def make_slack_id(prefix: str, seed: str | None = None, length: int = 10) -> str:
     """A Slack-looking id (``U0ABC...``, ``C0...``); deterministic when ``seed`` is given."""
     raw = hashlib.sha256(seed.encode()).hexdigest() if seed is not None else secrets.token_hex(16)
     return prefix + raw.upper()[:length]
+
+
+class _Answered(Exception):
+    """A method that answered without a token (oauth.v2.access)."""
+
+    def __init__(self, body: dict[str, Any]) -> None:
+        super().__init__("answered")
+        self.body = body
 
 
 class SlackError(Exception):
@@ -116,6 +142,15 @@ class SlackMessage:
     args: dict[str, Any]
     edits: int = 0
     reactions: list[str] = field(default_factory=list)
+    metadata: dict[str, Any] | None = None
+
+
+@dataclass
+class _LoseAnswers:
+    rate: float
+    mode: str
+    hang: float
+    rng: random.Random
 
 
 @dataclass(frozen=True)
@@ -320,7 +355,16 @@ class SlackApiStandin:
         self._triggers: dict[str, _Trigger] = {}
         self._views: dict[str, _ViewState] = {}
         self._view_ids = itertools.count(1)
+        self._lose: _LoseAnswers | None = None
+        self._lost = 0
+        self._token_teams: dict[str, str] = {}
+        self._refresh: dict[str, tuple[str, str]] = {}  # refresh token -> (client id, team)
+        self._clients: dict[str, str] = {}  # OAuth client id -> secret
+        self.token_lifetime = 43_200
         self._methods: dict[str, Method] = {
+            "oauth.v2.access": self._oauth_v2_access,
+            "conversations.history": self._conversations_history,
+            "conversations.replies": self._conversations_replies,
             "auth.test": self._auth_test,
             "chat.postMessage": self._chat_post_message,
             "chat.update": self._chat_update,
@@ -361,6 +405,22 @@ class SlackApiStandin:
             self._users[user_id] = self._user_object(
                 user_id, name, real_name or name, email, tz, is_bot, deleted
             )
+
+    def add_workspace_token(self, token: str, team_id: str) -> None:
+        """Accept ``token`` as the bot token of workspace ``team_id`` (auth.test says so)."""
+        with self._lock:
+            self.tokens.add(token)
+            self._token_teams[token] = team_id
+
+    def add_oauth_client(self, client_id: str, client_secret: str) -> None:
+        """An app's OAuth credentials, for oauth.v2.access."""
+        with self._lock:
+            self._clients[client_id] = client_secret
+
+    def add_refresh_token(self, refresh_token: str, client_id: str, team_id: str) -> None:
+        """A refresh token (token rotation on) that oauth.v2.access exchanges once."""
+        with self._lock:
+            self._refresh[refresh_token] = (client_id, team_id)
 
     def revoke(self, token: str) -> None:
         """Calls with ``token`` now answer ``token_revoked``."""
@@ -405,8 +465,39 @@ class SlackApiStandin:
         """Hold answers back by ``seconds`` (the call takes effect first)."""
         self._faults.set_delay(seconds, count, None if method is None else "/api/" + method)
 
+    def lose_answers(
+        self, rate: float, mode: str = "drop", *, hang: float = 30.0, seed: int = 0
+    ) -> None:
+        """A share ``rate`` of chat.postMessage calls post the message, then lose the answer.
+
+        ``mode`` "drop": the connection is closed before the answer is complete (the client
+        sees a reset); "timeout": the answer is held ``hang`` seconds, past the client's
+        time-out. Either way the message is in the channel. ``rate`` 0 turns it off.
+        """
+        if mode not in LOSE_MODES:
+            raise ValueError(f"mode must be one of {LOSE_MODES}")
+        _quiet_dropped_answers()
+        with self._lock:
+            self._lose = _LoseAnswers(rate, mode, hang, random.Random(seed)) if rate > 0 else None
+
+    @property
+    def lost_answers(self) -> int:
+        """How many chat.postMessage answers were lost so far (the posts were made)."""
+        with self._lock:
+            return self._lost
+
+    def _lose_this_answer(self) -> _LoseAnswers | None:
+        with self._lock:
+            lose = self._lose
+            if lose is None or lose.rng.random() >= lose.rate:
+                return None
+            self._lost += 1
+            return lose
+
     def clear_faults(self) -> None:
         self._faults.clear()
+        with self._lock:
+            self._lose = None
 
     def reset(self) -> None:
         """Forget messages, views, triggers, buckets, faults and records (config is kept)."""
@@ -493,6 +584,9 @@ class SlackApiStandin:
             handler = self._methods.get(method)
             if handler is None:
                 raise SlackError("unknown_method", 404)
+            if method in NO_TOKEN_METHODS:
+                body = {"ok": True, **await handler(self._client_auth(request, args), now)}
+                raise _Answered(body)
             if token is None:
                 raise SlackError("not_authed")
             with self._lock:
@@ -510,8 +604,10 @@ class SlackApiStandin:
                     fault.status,
                 )
             self._check_rate(method, args, now)
-            body = await handler(args, now)
+            body = await handler({**args, "_token": token} if method == "auth.test" else args, now)
             body = {"ok": True, **body}
+        except _Answered as answered:
+            body = answered.body
         except SlackError as err:
             status = err.status
             body = {"ok": False, "error": err.error}
@@ -526,6 +622,12 @@ class SlackApiStandin:
         wait = self._faults.take_delay("/api/" + method)
         if wait > 0:
             await asyncio.sleep(wait)
+        if method == "chat.postMessage" and body.get("ok"):
+            lose = self._lose_this_answer()
+            if lose is not None and lose.mode == "timeout":
+                await asyncio.sleep(lose.hang)
+            elif lose is not None:
+                return _DroppedAnswer(body, status, headers)
         return JSONResponse(body, status, headers)
 
     def _check_rate(self, method: str, args: dict[str, Any], now: datetime) -> None:
@@ -808,12 +910,56 @@ class SlackApiStandin:
         }
 
     # ------------------------------------------------------------------ methods
+    @staticmethod
+    def _client_auth(request: Request, args: dict[str, Any]) -> dict[str, Any]:
+        """oauth.v2.access arguments with the client credentials of Basic auth folded in."""
+        auth = request.headers.get("authorization", "")
+        if auth.startswith("Basic "):
+            try:
+                client_id, _, secret = base64.b64decode(auth[6:]).decode().partition(":")
+            except ValueError as exc:
+                raise SlackError("invalid_client_id") from exc
+            args = {**args, "client_id": client_id, "client_secret": secret}
+        return args
+
+    async def _oauth_v2_access(self, args: dict[str, Any], now: datetime) -> dict[str, Any]:
+        """Token rotation: a refresh token buys a new bot token (and a new refresh token)."""
+        client_id = str(args.get("client_id") or "")
+        with self._lock:
+            if self._clients.get(client_id) != args.get("client_secret"):
+                raise SlackError("invalid_client_id")
+            if args.get("grant_type") != "refresh_token":
+                raise SlackError("unsupported_grant_type")
+            found = self._refresh.pop(str(args.get("refresh_token") or ""), None)
+            if found is None or found[0] != client_id:
+                raise SlackError("invalid_refresh_token")
+            team = found[1]
+            access = f"xoxe.xoxb-{team}-{secrets.token_hex(8)}"
+            refresh = f"xoxe-1-{secrets.token_hex(12)}"
+            self.tokens.add(access)
+            self._token_teams[access] = team
+            self._refresh[refresh] = (client_id, team)
+        return {
+            "access_token": access,
+            "expires_in": self.token_lifetime,
+            "refresh_token": refresh,
+            "token_type": "bot",
+            "scope": "chat:write",
+            "bot_user_id": self.bot_user_id,
+            "app_id": "A0STANDIN1",
+            "team": {"id": team, "name": team},
+            "enterprise": None,
+            "is_enterprise_install": False,
+        }
+
     async def _auth_test(self, args: dict[str, Any], now: datetime) -> dict[str, Any]:
+        with self._lock:
+            team = self._token_teams.get(str(args.get("_token") or ""), self.team_id)
         return {
             "url": "https://standin.slack.com/",
             "team": "Stand-in Workspace",
             "user": "yorozu-front-door",
-            "team_id": self.team_id,
+            "team_id": team,
             "user_id": self.bot_user_id,
             "bot_id": self.bot_id,
             "is_enterprise_install": False,
@@ -822,9 +968,10 @@ class SlackApiStandin:
     async def _chat_post_message(self, args: dict[str, Any], now: datetime) -> dict[str, Any]:
         channel = self._resolve_channel(args.get("channel"))
         text, blocks = self._message_content(args)
+        metadata = self._metadata(args)
         ts = self._next_ts(now)
         thread_ts = args.get("thread_ts") or None
-        msg = SlackMessage(channel, ts, text, blocks, thread_ts, now, dict(args))
+        msg = SlackMessage(channel, ts, text, blocks, thread_ts, now, dict(args), metadata=metadata)
         with self._lock:
             self._messages[(channel, ts)] = msg
         self.recorder._add("messages", msg)
@@ -840,7 +987,129 @@ class SlackApiStandin:
             message["blocks"] = blocks
         if thread_ts:
             message["thread_ts"] = thread_ts
+        if metadata:
+            message["metadata"] = metadata
         return {"channel": channel, "ts": ts, "message": message}
+
+    def _metadata(self, args: dict[str, Any]) -> dict[str, Any] | None:
+        """Message metadata as Slack checks it: an event_type and an event_payload object."""
+        raw = args.get("metadata")
+        if raw is None or raw == "":
+            return None
+        if isinstance(raw, str):
+            try:
+                raw = json.loads(raw)
+            except ValueError as exc:
+                raise SlackError("invalid_metadata_format") from exc
+        if (
+            not isinstance(raw, dict)
+            or not isinstance(raw.get("event_type"), str)
+            or not isinstance(raw.get("event_payload"), dict)
+        ):
+            raise SlackError("invalid_metadata_schema")
+        return {"event_type": raw["event_type"], "event_payload": dict(raw["event_payload"])}
+
+    def _history_item(self, msg: SlackMessage, with_metadata: bool) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            "type": "message",
+            "user": self.bot_user_id,
+            "bot_id": self.bot_id,
+            "text": msg.text or "",
+            "ts": msg.ts,
+            "team": self.team_id,
+        }
+        if msg.blocks:
+            item["blocks"] = msg.blocks
+        if msg.thread_ts:
+            item["thread_ts"] = msg.thread_ts
+        if with_metadata and msg.metadata:
+            item["metadata"] = msg.metadata
+        return item
+
+    @staticmethod
+    def _page(
+        items: list[SlackMessage], args: dict[str, Any]
+    ) -> tuple[list[SlackMessage], str | None]:
+        """One page of `items` by `limit` and `cursor` (an opaque offset, as Slack's is)."""
+        try:
+            limit = int(args.get("limit") or DEFAULT_HISTORY_LIMIT)
+        except ValueError as exc:
+            raise SlackError("invalid_limit") from exc
+        limit = max(1, min(limit, MAX_HISTORY_LIMIT))
+        cursor = str(args.get("cursor") or "")
+        start = 0
+        if cursor:
+            try:
+                start = int(base64.urlsafe_b64decode(cursor.encode()).decode().split(":", 1)[1])
+            except (ValueError, IndexError) as exc:
+                raise SlackError("invalid_cursor") from exc
+        page = items[start : start + limit]
+        more = start + limit < len(items)
+        next_cursor = (
+            base64.urlsafe_b64encode(f"offset:{start + limit}".encode()).decode() if more else None
+        )
+        return page, next_cursor
+
+    @staticmethod
+    def _in_range(ts: str, args: dict[str, Any]) -> bool:
+        inclusive = str(args.get("inclusive") or "").lower() in ("1", "true")
+        value = float(ts)
+        oldest = args.get("oldest")
+        latest = args.get("latest")
+        try:
+            if oldest not in (None, "") and (
+                value < float(oldest) or (value == float(oldest) and not inclusive)
+            ):
+                return False
+            if latest not in (None, "") and (
+                value > float(latest) or (value == float(latest) and not inclusive)
+            ):
+                return False
+        except ValueError as exc:
+            raise SlackError("invalid_ts_oldest") from exc
+        return True
+
+    def _history_answer(self, items: list[SlackMessage], args: dict[str, Any]) -> dict[str, Any]:
+        with_metadata = str(args.get("include_all_metadata") or "").lower() in ("1", "true")
+        page, next_cursor = self._page(items, args)
+        answer: dict[str, Any] = {
+            "messages": [self._history_item(m, with_metadata) for m in page],
+            "has_more": next_cursor is not None,
+            "pin_count": 0,
+        }
+        if next_cursor:
+            answer["response_metadata"] = {"next_cursor": next_cursor}
+        return answer
+
+    async def _conversations_history(self, args: dict[str, Any], now: datetime) -> dict[str, Any]:
+        """Top-level messages (thread replies stay in their thread), newest first."""
+        channel = self._resolve_channel(args.get("channel"))
+        with self._lock:
+            items = [
+                m
+                for (ch, _), m in self._messages.items()
+                if ch == channel
+                and (m.thread_ts is None or m.thread_ts == m.ts)
+                and self._in_range(m.ts, args)
+            ]
+        items.sort(key=lambda m: float(m.ts), reverse=True)
+        return self._history_answer(items, args)
+
+    async def _conversations_replies(self, args: dict[str, Any], now: datetime) -> dict[str, Any]:
+        """A thread: its parent first, then the replies oldest first."""
+        channel = self._resolve_channel(args.get("channel"))
+        ts = str(args.get("ts") or "")
+        with self._lock:
+            parent = self._messages.get((channel, ts))
+            if parent is None:
+                raise SlackError("thread_not_found")
+            replies = [
+                m
+                for (ch, _), m in self._messages.items()
+                if ch == channel and m.thread_ts == ts and m.ts != ts and self._in_range(m.ts, args)
+            ]
+        replies.sort(key=lambda m: float(m.ts))
+        return self._history_answer([parent, *replies], args)
 
     async def _chat_update(self, args: dict[str, Any], now: datetime) -> dict[str, Any]:
         channel = self._resolve_channel(args.get("channel"))
@@ -1011,6 +1280,32 @@ class SlackApiStandin:
                 raise SlackError("already_reacted")
             msg.reactions.append(name)
         return {}
+
+
+DROPPED_ANSWER_LOG = "ASGI callable returned without completing response."
+
+
+class _NotDroppedAnswers(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != DROPPED_ANSWER_LOG
+
+
+def _quiet_dropped_answers() -> None:
+    """uvicorn logs each answer we drop on purpose as an error; those lines say nothing."""
+    server_log = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, _NotDroppedAnswers) for f in server_log.filters):
+        server_log.addFilter(_NotDroppedAnswers())
+
+
+class _DroppedAnswer(JSONResponse):
+    """An answer whose connection is dropped halfway: the client sees no complete answer."""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await send(
+            {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
+        )
+        await send({"type": "http.response.body", "body": self.body[:1], "more_body": True})
+        # Returning without finishing the body makes the server close the connection.
 
 
 def create_slack_api(

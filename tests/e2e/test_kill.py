@@ -13,9 +13,6 @@ import asyncio
 import json
 import os
 import random
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections import Counter
@@ -24,7 +21,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 import core.db.models as m
 from core.db.migrate import upgrade
@@ -32,8 +29,7 @@ from core.db.session import create_engine, create_session_factory
 from core.domain.enums import InboxStatus, OutboxStatus
 from integrations.standins import ServerThread, create_line_api, make_line_user_id
 from integrations.standins.signing import line_headers
-from tests.support import POSTGRES_URL
-from tests.support import missing as _missing
+from tests.support import Role
 from yorozu.app import create_app
 from yorozu.settings import load_settings
 
@@ -41,27 +37,6 @@ OWNERS = 500
 SECRET = "kill-test-line-secret"
 TOKEN = "kill-test-line-token"
 KILLS = 5
-
-
-@pytest.fixture
-def kill_database() -> Iterator[str]:
-    """A database of its own: the worker and dispatcher processes connect by URL alone."""
-    name = f"kill_{uuid.uuid4().hex[:10]}"
-
-    async def admin(statement: str) -> None:
-        engine = create_engine(POSTGRES_URL)
-        async with engine.connect() as conn:
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(text(statement))
-        await engine.dispose()
-
-    try:
-        asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:
-        _missing("PostgreSQL at " + POSTGRES_URL, exc)
-    url = POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
-    yield url
-    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture
@@ -89,34 +64,6 @@ def _event(user: str, kind: str, reply_token: str, stamp: int) -> dict[str, obje
             "quoteToken": "q",
         }
     return event
-
-
-class Role:
-    def __init__(self, name: str, env: dict[str, str], log: Path) -> None:
-        self.name, self.env, self.log = name, env, log
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with self.log.open("ab") as out:  # the child keeps its own copy of the descriptor
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "yorozu.cli", self.name],
-                env=self.env,
-                stdout=out,
-                stderr=out,
-            )
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait()
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
 
 
 def _tails(folder: Path) -> str:

@@ -28,6 +28,7 @@ async def test_fresh_sqlite_file_is_created_migrated_and_seeded(tmp_path: Path) 
     assert response.status_code == 200
     assert response.json()["database"] == {"ok": True, "backend": "sqlite"}
     assert response.json()["redis"] == {"ok": True, "configured": False}
+    assert response.json()["slack"] == {"disconnected": []}
     container = await bootstrap(settings)
     async with container.session_factory() as session:
         hubs = await session.scalar(select(func.count()).select_from(m.Hub))

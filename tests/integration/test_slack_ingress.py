@@ -34,8 +34,6 @@ from starlette.routing import Route
 from bots.slack.app import (
     SlackOAuthConfig,
     build_slack_app,
-    create_oauth_tables,
-    oauth_stores,
     slack_router,
 )
 from bots.slack.deps import SlackDeps
@@ -550,43 +548,35 @@ async def test_with_oauth_settings_a_partner_workspace_can_start_the_install(
     slack_server: ServerThread,
 ) -> None:
     oauth = SlackOAuthConfig(client_id="111.222", client_secret="oauth-secret", engine=engine)
-    try:
-        await create_oauth_tables(oauth)
-        await create_oauth_tables(oauth)  # idempotent: safe on every start
-        writer = InboxWriter(session_factory, clock)
-        deps = SlackDeps(
-            session_factory=session_factory,
-            clock=clock,
-            catalog=Catalog.load(),
-            submit=writer.submit,
-            client=AsyncWebClient(base_url=slack_server.url + "/api/"),
-        )
-        bolt = build_slack_app(
-            deps,
-            signing_secret=SECRET,
-            token=None,
-            api_base_url=slack_server.url + "/api/",
-            oauth=oauth,
-        )
-        web = FastAPI()
-        web.include_router(slack_router(lambda request: bolt))
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=web), base_url="http://testserver"
-        ) as http:
-            page = await http.get("/slack/install")
-        assert page.status_code == 200
-        assert "https://slack.com/oauth/v2/authorize?state=" in page.text
-        assert "client_id=111.222" in page.text
-        assert "chat:write" in page.text
-        # The state that protects the redirect is kept in our database, not in memory.
-        async with engine.connect() as conn:
-            states = await conn.scalar(text("select count(*) from slack_oauth_states"))
-        assert states >= 1
-    finally:
-        # The SDK's tables are outside our models: leave the shared test schema as it was.
-        async with engine.begin() as conn:
-            for metadata in (store.metadata for store in oauth_stores(oauth)):
-                await conn.run_sync(metadata.drop_all)
+    writer = InboxWriter(session_factory, clock)
+    deps = SlackDeps(
+        session_factory=session_factory,
+        clock=clock,
+        catalog=Catalog.load(),
+        submit=writer.submit,
+        client=AsyncWebClient(base_url=slack_server.url + "/api/"),
+    )
+    bolt = build_slack_app(
+        deps,
+        signing_secret=SECRET,
+        token=None,
+        api_base_url=slack_server.url + "/api/",
+        oauth=oauth,
+    )
+    web = FastAPI()
+    web.include_router(slack_router(lambda request: bolt))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=web), base_url="http://testserver"
+    ) as http:
+        page = await http.get("/slack/install")
+    assert page.status_code == 200
+    assert "https://slack.com/oauth/v2/authorize?state=" in page.text
+    assert "client_id=111.222" in page.text
+    assert "chat:write" in page.text
+    # The state that protects the redirect is kept in our database, not in memory.
+    async with engine.connect() as conn:
+        states = await conn.scalar(text("select count(*) from slack_oauth_states"))
+    assert states >= 1
 
 
 def test_the_manifest_asks_for_what_the_app_uses() -> None:
@@ -602,6 +592,8 @@ def test_the_manifest_asks_for_what_the_app_uses() -> None:
     assert set(settings["event_subscriptions"]["bot_events"]) == {
         "app_home_opened",
         "reaction_added",
+        "app_uninstalled",
+        "tokens_revoked",
     }
     assert settings["event_subscriptions"]["request_url"].endswith("/slack/events")
     assert settings["interactivity"]["request_url"].endswith("/slack/events")

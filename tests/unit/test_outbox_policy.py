@@ -6,6 +6,7 @@ import random
 
 import pytest
 
+from core.outbox import policy
 from core.outbox.policy import (
     Decision,
     HeldForBudget,
@@ -176,3 +177,26 @@ def test_too_many_attempts_become_permanent() -> None:
     )
     assert isinstance(decision, Permanent)
     assert decision.reason.startswith("gave_up_after_25_attempts")
+
+
+@pytest.mark.parametrize(
+    ("previous_error", "interrupted", "expected"),
+    [
+        (None, False, False),  # a first attempt
+        (None, True, True),  # the dispatcher died holding it
+        ("interrupted", False, True),  # given back after one did
+        ("no_answer", False, True),  # time-out, reset connection
+        ("http_500", False, True),
+        ("http_503", False, True),
+        ("internal_error", False, True),
+        ("fatal_error", False, True),
+        ("history_check_failed:ratelimited", False, True),  # still unknown
+        ("ratelimited", False, False),  # refused: nothing was posted
+        ("rate_limited", False, False),
+        ("ts_ref_pending", False, False),
+    ],
+)
+def test_may_have_been_delivered(
+    previous_error: str | None, interrupted: bool, expected: bool
+) -> None:
+    assert policy.may_have_been_delivered(previous_error, interrupted=interrupted) is expected

@@ -6,7 +6,7 @@ hubs is the table everything else hangs off.
 
 from __future__ import annotations
 
-from datetime import date, time
+from datetime import date, datetime, time
 from enum import StrEnum
 
 from sqlalchemy import JSON, BigInteger, Enum, ForeignKey, Integer, String, UniqueConstraint
@@ -61,6 +61,14 @@ class Hub(Base):
     escalation_hours: Mapped[int] = mapped_column(default=24)
     """A case unclaimed this long is shown to the CCO."""
     slack_intake_channel_id: Mapped[str | None] = mapped_column(String(32))
+    slack_team_id: Mapped[str | None] = mapped_column(String(32))
+    """The Slack workspace the hub's channels are in: its installation's token sends for it.
+    None: the single workspace of SLACK_BOT_TOKEN."""
+    slack_enterprise_id: Mapped[str | None] = mapped_column(String(32))
+    """The Enterprise Grid organisation of that workspace, if any."""
+    slack_disconnected_at: Mapped[datetime | None]
+    """Set when the app was uninstalled from the workspace or its tokens revoked: sends to the
+    hub are held until a reinstall clears it."""
     active: Mapped[bool] = mapped_column(default=True)
 
 

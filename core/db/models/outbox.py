@@ -50,6 +50,9 @@ class OutboxMessage(Base):
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
     failed_at: Mapped[datetime | None]
+    first_attempt_at: Mapped[datetime | None]
+    """When the row was first claimed for sending: where a Slack post that may have gone out
+    without our hearing of it is looked for in the channel's history (issue 18)."""
     """When it was recorded as failed: the CCO's morning note lists each broken promise once."""
     ordering_key: Mapped[str] = mapped_column(String(200), default="", server_default="")
     """Messages to one recipient go out one at a time, in the order they were written."""

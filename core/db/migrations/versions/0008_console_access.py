@@ -9,7 +9,7 @@ so deactivating the person ends their access with everything else.
 can no longer sign in or hand over.
 
 Revision ID: 0008_console_access
-Revises: 0005_owner_push_window
+Revises: 0007_slack_installations
 Create Date: 2026-12-06 13:50:00
 """
 
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008_console_access"
-down_revision: str | None = "0005_owner_push_window"
+down_revision: str | None = "0007_slack_installations"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
