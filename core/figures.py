@@ -17,10 +17,12 @@ A consultation counts in the fiscal year (April to March) of its Japan-time date
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
+from typing import Final
 
-from sqlalchemy import distinct, func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import JST
@@ -45,61 +47,93 @@ class HubFigures:
         return self.minutes / 60
 
 
+EMPTY: Final = HubFigures(0, 0, 0, 0, 0, 0, 0, 0)
+
+
 async def hub_figures(session: AsyncSession, *, hub_id: int, fiscal_year: int) -> HubFigures:
+    return (await figures_by_hub(session, fiscal_year=fiscal_year, hub_ids=[hub_id])).get(
+        hub_id, EMPTY
+    )
+
+
+async def figures_by_hub(
+    session: AsyncSession, *, fiscal_year: int, hub_ids: Sequence[int] | None = None
+) -> dict[int, HubFigures]:
+    """The eight figures of every hub (or of `hub_ids`) in one pass per kind of record.
+
+    The national roll-up and a hub's own page use this same function, so a hub's line in the
+    roll-up is its page's figures by construction. Hubs without any record are left out.
+    """
     first, last = fiscal_year_days(fiscal_year)
-    held = [
-        ConsultationRecord.hub_id == hub_id,
+    held: list[ColumnElement[bool]] = [
         ConsultationRecord.held_on >= first,
         ConsultationRecord.held_on <= last,
     ]
-    consultations, confirmed, joint, minutes = (
-        await session.execute(
-            select(
-                func.count(),
-                func.count().filter(ConsultationRecord.result_confirmed.is_(True)),
-                func.count().filter(ConsultationRecord.co_attending_org_id.is_not(None)),
-                func.coalesce(func.sum(ConsultationRecord.minutes), 0),
-            ).where(*held)
+    if hub_ids is not None:
+        held.append(ConsultationRecord.hub_id.in_(list(hub_ids)))
+    counts: dict[int, list[int]] = {}
+    rows = await session.execute(
+        select(
+            ConsultationRecord.hub_id,
+            func.count(),
+            func.count().filter(ConsultationRecord.result_confirmed.is_(True)),
+            func.count().filter(ConsultationRecord.co_attending_org_id.is_not(None)),
+            func.coalesce(func.sum(ConsultationRecord.minutes), 0),
         )
-    ).one()
-    # Merged twins count once: each consulted business is mapped to its survivor.
-    consulted: set[int] = set(
-        await session.scalars(
-            select(distinct(func.coalesce(Case.business_id, 0)))  # never 0: filtered below
-            .select_from(ConsultationRecord)
-            .join(Case, Case.id == ConsultationRecord.case_id)
-            .where(*held, Case.business_id.is_not(None))
-        )
+        .where(*held)
+        .group_by(ConsultationRecord.hub_id)
     )
-    businesses = len(set((await business_survivors(session, consulted)).values()))
+    for hub, consultations, confirmed, joint, minutes in rows.tuples().all():
+        # consultations, confirmed, joint, minutes, issues set, responses, referrals
+        counts[int(hub)] = [int(consultations), int(confirmed), int(joint), int(minutes), 0, 0, 0]
+    # Merged twins count once: each consulted business is mapped to its survivor.
+    consulted: dict[int, set[int]] = {}
+    pairs = await session.execute(
+        select(ConsultationRecord.hub_id, Case.business_id)
+        .join(Case, Case.id == ConsultationRecord.case_id)
+        .where(*held, Case.business_id.is_not(None))
+        .distinct()
+    )
+    for hub, business in pairs.tuples().all():
+        if business is not None:
+            consulted.setdefault(int(hub), set()).add(int(business))
+    roots = await business_survivors(session, set().union(*consulted.values()))
     # Issues are a JSON list per record: counted here, as JSON length differs by backend.
-    issues_set = responses = 0
-    for issues in await session.scalars(select(ConsultationRecord.issues).where(*held)):
-        count = len([issue for issue in issues or [] if isinstance(issue, str) and issue.strip()])
-        issues_set += 1 if count else 0
-        responses += count
+    issues = await session.execute(
+        select(ConsultationRecord.hub_id, ConsultationRecord.issues).where(*held)
+    )
+    for hub, listed in issues.tuples().all():
+        count = len([issue for issue in listed or [] if isinstance(issue, str) and issue.strip()])
+        entry = counts[int(hub)]
+        entry[4] += 1 if count else 0
+        entry[5] += count
     start = datetime.combine(first, time(0), JST).astimezone(UTC)
     end = datetime(fiscal_year + 1, 4, 1, tzinfo=JST).astimezone(UTC)
-    referrals = await session.scalar(
-        select(func.count())
-        .select_from(Referral)
-        .where(
-            Referral.from_hub_id == hub_id,
-            Referral.direction == ReferralDirection.TO_PARTNER,
-            Referral.created_at >= start,
-            Referral.created_at < end,
+    referred: list[ColumnElement[bool]] = [
+        Referral.direction == ReferralDirection.TO_PARTNER,
+        Referral.created_at >= start,
+        Referral.created_at < end,
+    ]
+    if hub_ids is not None:
+        referred.append(Referral.from_hub_id.in_(list(hub_ids)))
+    referrals = await session.execute(
+        select(Referral.from_hub_id, func.count()).where(*referred).group_by(Referral.from_hub_id)
+    )
+    for hub, count in referrals.tuples().all():
+        counts.setdefault(int(hub), [0, 0, 0, 0, 0, 0, 0])[6] = int(count)
+    return {
+        hub: HubFigures(
+            businesses=len({roots[b] for b in consulted.get(hub, set())}),
+            consultations=entry[0],
+            results_confirmed=entry[1],
+            referrals=entry[6],
+            joint_consultations=entry[2],
+            issues_set=entry[4],
+            issue_responses=entry[5],
+            minutes=entry[3],
         )
-    )
-    return HubFigures(
-        businesses=businesses,
-        consultations=int(consultations),
-        results_confirmed=int(confirmed),
-        referrals=int(referrals or 0),
-        joint_consultations=int(joint),
-        issues_set=issues_set,
-        issue_responses=responses,
-        minutes=int(minutes),
-    )
+        for hub, entry in counts.items()
+    }
 
 
 async def business_survivors(session: AsyncSession, ids: set[int]) -> dict[int, int]:

@@ -15,7 +15,7 @@ is (role, hub, still active) is read from the database on every request.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -37,6 +37,8 @@ from core.db.models import AuditLog, Coordinator, Hub, PartnerOrganisation, Part
 from core.db.session import unit_of_work
 from core.domain.enums import ActorKind, HubKind
 from core.domain.topics import Specialty
+from core.figures import EMPTY as EMPTY_FIGURES
+from core.figures import HubFigures, figures_by_hub
 from core.i18n import Catalog, Text
 from core.queues.sql import SqlAlchemyHubQueue
 from core.surveys.aggregate import Satisfaction, satisfaction_by_hub
@@ -538,6 +540,37 @@ def console_router(deps_of: DepsOf) -> APIRouter:
 
         return await guarded(request, Permission.VIEW_HUB, page, hub_code=code)
 
+    @router.get("/national", response_class=HTMLResponse)
+    async def national_page(request: Request) -> Response:
+        year = year_of(request)
+        order = request.query_params.get("sort", "code")
+        columns = [f.value for f in dashboard.Figure]
+
+        async def page(session: AsyncSession, principal: Principal) -> Response:
+            hubs = (
+                await session.scalars(select(Hub).where(Hub.kind == HubKind.HUB).order_by(Hub.code))
+            ).all()
+            found = await figures_by_hub(session, fiscal_year=year)
+            rows = [(hub, found.get(hub.id, EMPTY_FIGURES)) for hub in hubs]
+            if order in columns:
+                rows.sort(key=lambda item: (-_figure(item[1], order), item[0].code))
+            total = _sum_figures(figures for _hub, figures in rows)
+            satisfaction = await satisfaction_by_hub(session, fiscal_year=year)
+            return render(
+                request,
+                "national.html",
+                principal,
+                year=year,
+                rows=rows,
+                total=total,
+                columns=columns,
+                order=order,
+                satisfaction=satisfaction,
+                value=_figure,
+            )
+
+        return await guarded(request, Permission.MANAGE_NATIONAL, page)
+
     @router.get("/hubs/{code}/dashboard/{figure}", response_class=HTMLResponse)
     async def drill_page(request: Request, code: str, figure: str) -> Response:
         year = year_of(request)
@@ -824,6 +857,30 @@ def _jst_midnight(day: date) -> datetime:
 def _action_label(catalog: Catalog, action: str, locale: str) -> str:
     key = f"console.audit_action.{action}"
     return catalog.text(key, locale) if catalog.has(key) else action
+
+
+def _figure(figures: HubFigures, name: str) -> float:
+    """A figure by its dashboard name (hours from minutes)."""
+    return figures.hours if name == "hours" else float(getattr(figures, name))
+
+
+def _sum_figures(items: Iterable[HubFigures]) -> HubFigures:
+    listed = list(items)
+    return HubFigures(
+        *(
+            sum(getattr(f, name) for f in listed)
+            for name in (
+                "businesses",
+                "consultations",
+                "results_confirmed",
+                "referrals",
+                "joint_consultations",
+                "issues_set",
+                "issue_responses",
+                "minutes",
+            )
+        )
+    )
 
 
 def _bars(values: list[float], width: int = 600, height: int = 160) -> list[dict[str, float]]:

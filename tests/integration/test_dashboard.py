@@ -173,3 +173,32 @@ async def test_another_hubs_cco_and_a_partner_cannot_open_the_dashboard(
         assert (await client.get("/console/hubs/13/dashboard")).status_code == 403
     async with console.client() as client:
         assert (await client.get("/console/hubs/13/dashboard")).status_code == 303
+
+
+async def test_hq_sees_all_47_hubs_side_by_side_ranked_by_any_figure(console: Console) -> None:
+    hub_id = await _a_year_of_records(console)
+    async with console.sessions() as session:
+        expected = await hub_figures(session, hub_id=hub_id, fiscal_year=YEAR)
+    async with console.client() as client:
+        await console.sign_in(client, console.people["cco"])
+        assert (await client.get("/console/national")).status_code == 403
+    async with console.client() as client:
+        await console.sign_in(client, console.people["hq"])
+        page = await client.get(f"/console/national?fy={YEAR}&sort=issue_responses")
+        assert page.status_code == 200
+        body = page.text.split("<tbody>")[1].split("</tbody>")[0]
+        rows = re.findall(r"<tr><th scope=\"row\">(.*?)</tr>", body, re.S)
+        assert len(rows) == 47
+        assert "東京都よろず支援拠点" in rows[0]  # ranked first: the only hub with records
+        cells = [int(c) for c in re.findall(r"<td>(\d+)</td>", rows[0])[:7]]
+        assert cells == [
+            expected.businesses,
+            expected.consultations,
+            expected.results_confirmed,
+            expected.referrals,
+            expected.joint_consultations,
+            expected.issues_set,
+            expected.issue_responses,
+        ]
+        total = page.text.split("<tfoot>")[1]
+        assert f"<strong>{expected.consultations}</strong>" in total
