@@ -14,6 +14,8 @@ is (role, hub, still active) is read from the database on every request.
 
 from __future__ import annotations
 
+import csv
+import io
 import secrets
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -27,7 +29,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core import dashboard
+from core import dashboard, exports
 from core.clock import Clock, fiscal_year, to_jst
 from core.console import co_import, co_profile, hub_settings, organisation_import, staff_import
 from core.console.access import ConsoleRole, Decision, Permission, Principal, authorize
@@ -540,6 +542,59 @@ def console_router(deps_of: DepsOf) -> APIRouter:
 
         return await guarded(request, Permission.VIEW_HUB, page, hub_code=code)
 
+    @router.get("/hubs/{code}/exports/{name}")
+    async def export_file(request: Request, code: str, name: str) -> Response:
+        """A CSV (UTF-8 with BOM for Excel, or Shift_JIS) or the figures' XLSX workbook."""
+        deps = deps_of(request)
+        year = year_of(request)
+        stem, _, suffix = name.partition(".")
+
+        async def page(session: AsyncSession, principal: Principal) -> Response:
+            hub = await session.scalar(select(Hub).where(Hub.code == code))
+            assert hub is not None
+            locale = _locale(request, principal)
+            if name == "figures.xlsx":
+                found = await dashboard.hub_year(session, hub_id=hub.id, fiscal_year=year)
+                table = exports.figures_by_month(found)
+                table = exports.Table(
+                    table.header,
+                    [
+                        (deps.catalog.text(f"figure.{row[0]}", locale), *row[1:])
+                        for row in table.rows
+                    ],
+                )
+                body = _xlsx(table, deps.catalog, locale)
+                media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+            elif suffix == "csv" and stem in {e.value for e in exports.Export}:
+                table = await exports.export_table(
+                    session, exports.Export(stem), hub_id=hub.id, fiscal_year=year
+                )
+                body = _csv(table, deps.catalog, locale, request.query_params.get("encoding"))
+                media = "text/csv; charset=" + (
+                    "shift_jis" if request.query_params.get("encoding") == "sjis" else "utf-8"
+                )
+            else:
+                return render(request, "message.html", principal, 404, message="console.not_found")
+            by_partner = principal.partner_staff_id is not None
+            exports.audit_export(
+                session,
+                name,
+                hub_id=hub.id,
+                fiscal_year=year,
+                rows=len(table.rows),
+                actor_kind=ActorKind.PARTNER_STAFF if by_partner else ActorKind.COORDINATOR,
+                actor_id=principal.partner_staff_id or principal.coordinator_id,
+                now=deps.clock.now(),
+            )
+            filename = f"yorozu-{code}-FY{year}-{name}"
+            return Response(
+                body,
+                media_type=media,
+                headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+            )
+
+        return await guarded(request, Permission.MANAGE_HUB, page, hub_code=code)
+
     @router.get("/national", response_class=HTMLResponse)
     async def national_page(request: Request) -> Response:
         year = year_of(request)
@@ -857,6 +912,41 @@ def _jst_midnight(day: date) -> datetime:
 def _action_label(catalog: Catalog, action: str, locale: str) -> str:
     key = f"console.audit_action.{action}"
     return catalog.text(key, locale) if catalog.has(key) else action
+
+
+def _csv(table: exports.Table, catalog: Catalog, locale: str, encoding: str | None) -> bytes:
+    """UTF-8 with a BOM, so Excel opens Japanese correctly; or Shift_JIS (cp932) on asking,
+    where a character cp932 lacks becomes 〓 rather than failing the whole file."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow([catalog.render(text, locale) for text in table.header])
+    writer.writerows(table.rows)
+    if encoding == "sjis":
+        return "".join(_cp932_or_geta(c) for c in out.getvalue()).encode("cp932")
+    return out.getvalue().encode("utf-8-sig")
+
+
+def _cp932_or_geta(char: str) -> str:
+    try:
+        char.encode("cp932")
+    except UnicodeEncodeError:
+        return "〓"
+    return char
+
+
+def _xlsx(table: exports.Table, catalog: Catalog, locale: str) -> bytes:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = catalog.text("export.figures", locale)[:31]
+    sheet.append([catalog.render(text, locale) for text in table.header])
+    for row in table.rows:
+        sheet.append(list(row))
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
 
 
 def _figure(figures: HubFigures, name: str) -> float:

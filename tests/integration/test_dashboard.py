@@ -202,3 +202,53 @@ async def test_hq_sees_all_47_hubs_side_by_side_ranked_by_any_figure(console: Co
         ]
         total = page.text.split("<tfoot>")[1]
         assert f"<strong>{expected.consultations}</strong>" in total
+
+
+async def test_exports_open_in_excel_match_the_dashboard_and_are_audited(
+    console: Console,
+) -> None:
+    import csv
+    import io
+
+    from openpyxl import load_workbook
+
+    from core.db.models import AuditLog
+
+    await _a_year_of_records(console)
+    async with console.client() as client:
+        await console.sign_in(client, console.people["cco"])
+        utf8 = await client.get(f"/console/hubs/13/exports/consultations.csv?fy={YEAR}")
+        assert utf8.status_code == 200
+        assert utf8.content.startswith(b"\xef\xbb\xbf")  # the BOM Excel needs for Japanese
+        assert "attachment" in utf8.headers["content-disposition"]
+        table = list(csv.reader(io.StringIO(utf8.content.decode("utf-8-sig"))))
+        assert table[0][:3] == ["日付", "案件番号", "事業者名"]
+        assert len(table) - 1 == 6  # the dashboard's 相談実績件数
+        sjis = await client.get(
+            f"/console/hubs/13/exports/consultations.csv?fy={YEAR}&encoding=sjis"
+        )
+        assert (
+            sjis.content.decode("cp932").splitlines()[1:]
+            == utf8.content.decode("utf-8-sig").splitlines()[1:]
+        )
+        book = await client.get(f"/console/hubs/13/exports/figures.xlsx?fy={YEAR}")
+        assert book.status_code == 200
+        sheet = load_workbook(io.BytesIO(book.content)).active
+        assert sheet is not None
+        rows = list(sheet.iter_rows(values_only=True))
+        assert rows[0][0] == "指標"
+        consultations = next(row for row in rows if row[0] == "相談実績件数")
+        assert consultations[-1] == 6
+        assert sum(consultations[1:-1]) == 6
+        for name in ("cases", "referrals", "surveys"):
+            assert (await client.get(f"/console/hubs/13/exports/{name}.csv")).status_code == 200
+        assert (await client.get("/console/hubs/27/exports/cases.csv")).status_code == 403
+    async with console.client() as client:
+        await console.sign_in(client, console.people["co"])
+        assert (await client.get("/console/hubs/13/exports/cases.csv")).status_code == 403
+    async with console.sessions() as session:
+        audited = (
+            await session.scalars(select(AuditLog).where(AuditLog.action == "export.downloaded"))
+        ).all()
+    assert len(audited) == 6
+    assert {row.details["export"] for row in audited} >= {"consultations.csv", "figures.xlsx"}
