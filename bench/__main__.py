@@ -1,11 +1,11 @@
 """Run every benchmark (or the ones named): python -m bench [ingest] [dispatch] [scheduler]
-[slack_once]."""
+[slack_once] [dashboard]."""
 
 from __future__ import annotations
 
 import sys
 
-from bench import dispatch, ingest, scheduler, slack_once
+from bench import dashboard, dispatch, ingest, scheduler, slack_once
 
 
 def main() -> None:
@@ -21,6 +21,9 @@ def main() -> None:
         print()
     if "slack_once" in wanted:
         slack_once.report(slack_once.run())
+        print()
+    if "dashboard" in wanted:
+        dashboard.report(dashboard.run())
 
 
 if __name__ == "__main__":

@@ -144,9 +144,10 @@ async def hub_year(session: AsyncSession, *, hub_id: int, fiscal_year: int) -> H
     first, last = fiscal_year_days(fiscal_year)
     months = {month: Month(month) for month in MONTHS}
     rows = await session.execute(
-        select(ConsultationRecord, Case.number, Case.business_id, Coordinator.name)
+        select(ConsultationRecord, Case.number, Case.business_id, Coordinator.name, Business.name)
         .join(Case, Case.id == ConsultationRecord.case_id)
         .join(Coordinator, Coordinator.id == ConsultationRecord.co_id)
+        .outerjoin(Business, Business.id == Case.business_id)
         .where(
             ConsultationRecord.hub_id == hub_id,
             ConsultationRecord.held_on >= first,
@@ -155,7 +156,8 @@ async def hub_year(session: AsyncSession, *, hub_id: int, fiscal_year: int) -> H
         .order_by(ConsultationRecord.held_on, ConsultationRecord.id)
     )
     business_ids: set[int] = set()
-    for record, number, business_id, co_name in rows.tuples().all():
+    names: dict[int, str] = {}
+    for record, number, business_id, co_name, business_name in rows.tuples().all():
         issues = tuple(i.strip() for i in record.issues or [] if isinstance(i, str) and i.strip())
         months[record.held_on.month].consultations.append(
             ConsultationLine(
@@ -173,6 +175,7 @@ async def hub_year(session: AsyncSession, *, hub_id: int, fiscal_year: int) -> H
         )
         if business_id is not None:
             business_ids.add(business_id)
+            names[business_id] = business_name or ""
     start = datetime.combine(first, time(0), JST).astimezone(UTC)
     end = datetime(fiscal_year + 1, 4, 1, tzinfo=JST).astimezone(UTC)
     referrals = await session.execute(
@@ -192,13 +195,10 @@ async def hub_year(session: AsyncSession, *, hub_id: int, fiscal_year: int) -> H
             ReferralLine(referral.id, referral.case_id, number, on, referral.to_organisation_id)
         )
     survivors = await business_survivors(session, business_ids)
-    names = dict(
-        (
-            await session.execute(
-                select(Business.id, Business.name).where(Business.id.in_(set(survivors.values())))
-            )
+    missing = set(survivors.values()) - set(names)  # twins merged into another hub's record
+    if missing:
+        found = await session.execute(
+            select(Business.id, Business.name).where(Business.id.in_(missing))
         )
-        .tuples()
-        .all()
-    )
+        names.update(found.tuples().all())
     return HubYear(fiscal_year, months, survivors, names)

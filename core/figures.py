@@ -17,8 +17,8 @@ A consultation counts in the fiscal year (April to March) of its Japan-time date
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import astuple, dataclass
 from datetime import UTC, datetime, time
 from typing import Final
 
@@ -48,6 +48,15 @@ class HubFigures:
 
 
 EMPTY: Final = HubFigures(0, 0, 0, 0, 0, 0, 0, 0)
+
+
+def sum_figures(items: Iterable[HubFigures]) -> HubFigures:
+    """Hubs added together (the national line): a business consulted at two hubs counts
+    at each, as each hub's own records system counts it."""
+    total = EMPTY
+    for one in items:
+        total = HubFigures(*(a + b for a, b in zip(astuple(total), astuple(one), strict=True)))
+    return total
 
 
 async def hub_figures(session: AsyncSession, *, hub_id: int, fiscal_year: int) -> HubFigures:
@@ -142,15 +151,12 @@ async def business_survivors(session: AsyncSession, ids: set[int]) -> dict[int, 
     Merges can chain (a twin of a twin), so parents are followed until a business that was
     not merged; a cycle, which merging never writes, stops at the first repeat.
     """
-    parent: dict[int, int | None] = {}
-    todo = set(ids)
-    while todo:
-        rows = await session.execute(
-            select(Business.id, Business.merged_into_id).where(Business.id.in_(todo))
-        )
-        found = dict(rows.tuples().all())
-        parent.update(found)
-        todo = {p for p in found.values() if p is not None and p not in parent}
+    # Only merged businesses have a parent, and they are few (名寄せ finds twins, not
+    # thousands): read those, never an IN list of every id (a national year has 250,000).
+    merged = await session.execute(
+        select(Business.id, Business.merged_into_id).where(Business.merged_into_id.is_not(None))
+    )
+    parent: dict[int, int | None] = dict(merged.tuples().all())
     roots: dict[int, int] = {}
     for start in ids:
         current, seen = start, {start}

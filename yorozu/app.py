@@ -184,6 +184,7 @@ async def _slack_app(container: Container, writer: Any) -> Any:
         catalog=Catalog.load(),
         submit=writer.submit,
         client=AsyncWebClient(token=token, base_url=api_base_url),
+        console_url=str(settings.console_base_url) if settings.console_base_url else None,
     )
     return build_slack_app(
         deps,

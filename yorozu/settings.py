@@ -103,6 +103,8 @@ class Settings(BaseSettings):
     console_session_secret: SecretStr = SecretStr("yorozu-dev-console-session")
     """Signs the console's session cookie; production needs its own."""
     console_session_hours: Annotated[float, Field(gt=0, le=24 * 7)] = 8.0
+    console_base_url: AnyHttpUrl | None = None
+    """Where people open the console (https://your-host.example.jp), for links in Slack."""
 
     # Dispatch: per-destination rate caps (LINE's and Slack's published limits by default).
     line_rate_per_second: Annotated[float, Field(gt=0)] = 2000.0

@@ -17,7 +17,7 @@ from __future__ import annotations
 import csv
 import io
 import secrets
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -40,7 +40,7 @@ from core.db.session import unit_of_work
 from core.domain.enums import ActorKind, HubKind
 from core.domain.topics import Specialty
 from core.figures import EMPTY as EMPTY_FIGURES
-from core.figures import HubFigures, figures_by_hub
+from core.figures import HubFigures, figures_by_hub, sum_figures
 from core.i18n import Catalog, Text
 from core.queues.sql import SqlAlchemyHubQueue
 from core.surveys.aggregate import Satisfaction, satisfaction_by_hub
@@ -609,7 +609,7 @@ def console_router(deps_of: DepsOf) -> APIRouter:
             rows = [(hub, found.get(hub.id, EMPTY_FIGURES)) for hub in hubs]
             if order in columns:
                 rows.sort(key=lambda item: (-_figure(item[1], order), item[0].code))
-            total = _sum_figures(figures for _hub, figures in rows)
+            total = sum_figures(figures for _hub, figures in rows)
             satisfaction = await satisfaction_by_hub(session, fiscal_year=year)
             return render(
                 request,
@@ -952,25 +952,6 @@ def _xlsx(table: exports.Table, catalog: Catalog, locale: str) -> bytes:
 def _figure(figures: HubFigures, name: str) -> float:
     """A figure by its dashboard name (hours from minutes)."""
     return figures.hours if name == "hours" else float(getattr(figures, name))
-
-
-def _sum_figures(items: Iterable[HubFigures]) -> HubFigures:
-    listed = list(items)
-    return HubFigures(
-        *(
-            sum(getattr(f, name) for f in listed)
-            for name in (
-                "businesses",
-                "consultations",
-                "results_confirmed",
-                "referrals",
-                "joint_consultations",
-                "issues_set",
-                "issue_responses",
-                "minutes",
-            )
-        )
-    )
 
 
 def _bars(values: list[float], width: int = 600, height: int = 160) -> list[dict[str, float]]:

@@ -62,6 +62,7 @@ def help_answer(deps: SlackDeps, locale: str = "ja", unknown: str | None = None)
         f"*{t('slack.help.title', locale)}*",
         t("slack.help.handover", locale),
         t("slack.help.status", locale),
+        t("slack.help.figures", locale),
         t("slack.help.help", locale),
         t("slack.help.home", locale),
     ]
@@ -98,6 +99,13 @@ async def _answer_status(deps: SlackDeps, team_id: str, user_id: str) -> Answer:
         return _ephemeral(deps.catalog.text("slack.status_empty", identity.locale))
     fallback = deps.catalog.text("slack.help.status", identity.locale)
     return _ephemeral(fallback, blocks[:50])
+
+
+async def _answer_figures(deps: SlackDeps, team_id: str, user_id: str, args: list[str]) -> Answer:
+    from bots.slack.figures import figures_answer
+
+    answer = await figures_answer(deps, team_id, user_id, args)
+    return answer if answer is not None else unregistered_answer(deps, user_id)
 
 
 async def answer_within(
@@ -141,6 +149,8 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
             return
         if sub == "status":
             work = _answer_status(deps, team_id, user_id)
+        elif sub == "figures":
+            work = _answer_figures(deps, team_id, user_id, words[1:])
         else:
             unknown = None if sub == "help" else words[0]
             work = _answer_help(deps, team_id, user_id, unknown)

@@ -35,6 +35,8 @@ class SlackDeps:
     client: Any
     """slack_sdk AsyncWebClient for calls that cannot wait for the outbox (views.open)."""
     default_team_id: str = "default"
+    console_url: str | None = None
+    """Where people open the operations console (CONSOLE_BASE_URL), for links in Slack."""
 
 
 @dataclass

@@ -252,3 +252,47 @@ async def test_exports_open_in_excel_match_the_dashboard_and_are_audited(
         ).all()
     assert len(audited) == 6
     assert {row.details["export"] for row in audited} >= {"consultations.csv", "figures.xlsx"}
+
+
+async def test_yorozu_figures_in_slack_shows_the_cco_their_hub_and_refuses_a_co(
+    console: Console, clock: object
+) -> None:
+    from bots.slack.deps import SlackDeps
+    from bots.slack.figures import figures_answer
+    from core.clock import ManualClock
+    from core.i18n import Catalog
+    from tests.integration.test_console_access import TEAM
+
+    hub_id = await _a_year_of_records(console)
+    later = ManualClock(datetime(2027, 3, 31, 1, 0, tzinfo=UTC))  # FY2026 so far: all of it
+
+    async def submit(_events: object) -> None:
+        raise AssertionError("figures are read, never written")
+
+    deps = SlackDeps(
+        session_factory=console.sessions,
+        clock=later,
+        catalog=Catalog.load(),
+        submit=submit,  # type: ignore[arg-type]
+        client=None,
+        console_url="https://yorozu.example.jp",
+    )
+    async with console.sessions() as session:
+        expected = await hub_figures(session, hub_id=hub_id, fiscal_year=YEAR)
+    answer = await figures_answer(deps, TEAM, console.people["cco"], [])
+    assert answer is not None
+    text = answer["text"]
+    assert "東京都よろず支援拠点 2026年度の実績（これまで）" in text
+    assert f"2. 相談実績件数: {expected.consultations}" in text
+    assert f"7. 相談対応件数: {expected.issue_responses}" in text
+    assert "https://yorozu.example.jp/console/hubs/13/dashboard?fy=2026" in text
+    refused = await figures_answer(deps, TEAM, console.people["co"], [])
+    assert refused is not None
+    assert "チーフコーディネーターと本部の方が見られます" in refused["text"]
+    hq = await figures_answer(deps, TEAM, console.people["hq"], ["13"])
+    assert hq is not None
+    assert f"2. 相談実績件数: {expected.consultations}" in hq["text"]
+    national = await figures_answer(deps, TEAM, console.people["hq"], [])
+    assert national is not None
+    assert "全国 2026年度" in national["text"]
+    assert await figures_answer(deps, TEAM, "U0NOBODY001", []) is None
