@@ -107,7 +107,9 @@ async def hub_week(session: AsyncSession, hub_id: int | None, *, now: datetime) 
     )
 
 
-def digest_message(hub: Hub, week: HubWeek, *, now: datetime) -> OutgoingMessage:
+def digest_message(
+    hub: Hub, week: HubWeek, *, now: datetime, console_url: str | None = None
+) -> OutgoingMessage:
     texts = [
         Text("scheduler.cco_digest.title", hub=hub.name_ja, week=week_key(now)),
         Text("scheduler.cco_digest.queue", open=week.open_cases, unclaimed=week.unclaimed),
@@ -145,10 +147,17 @@ def digest_message(hub: Hub, week: HubWeek, *, now: datetime) -> OutgoingMessage
         texts.extend(week.review_lines)
     if week.held_pushes:
         texts.append(Text("scheduler.cco_digest.held", count=week.held_pushes))
+    if console_url:
+        path = (
+            "/console/national" if hub.kind is HubKind.HQ else f"/console/hubs/{hub.code}/dashboard"
+        )
+        texts.append(Text("scheduler.cco_digest.dashboard", url=console_url.rstrip("/") + path))
     return OutgoingMessage(texts=tuple(texts))
 
 
-async def weekly_digests(session: AsyncSession, *, now: datetime) -> int:
+async def weekly_digests(
+    session: AsyncSession, *, now: datetime, console_url: str | None = None
+) -> int:
     """Queue this week's summary for the CCOs of every active hub; answers rows queued."""
     queued = 0
     hubs = await session.scalars(select(Hub).where(Hub.active.is_(True)).order_by(Hub.id))
@@ -158,7 +167,7 @@ async def weekly_digests(session: AsyncSession, *, now: datetime) -> int:
         queued += await notify_cco(
             session,
             hub,
-            digest_message(hub, week, now=now),
+            digest_message(hub, week, now=now, console_url=console_url),
             key=f"cco_weekly:{hub.id}:{week_key(now)}",
             now=now,
         )

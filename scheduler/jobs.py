@@ -35,6 +35,8 @@ class JobConfig:
     escalation_hours: int = 24
     escalation_hq_extra_hours: int = 16
     retention_days: int = 1827
+    console_url: str | None = None
+    """The console's address: the CCO's weekly digest links to the hub's dashboard."""
 
 
 async def release_held_pushes(sessions: Sessions, clock: Clock) -> int:
@@ -71,10 +73,13 @@ async def co_reminders(sessions: Sessions, clock: Clock) -> int:
     return outcomes + followups
 
 
-async def cco_weekly_digest(sessions: Sessions, clock: Clock) -> int:
-    """The weekly summary to each hub's CCO."""
+async def cco_weekly_digest(
+    sessions: Sessions, clock: Clock, config: JobConfig | None = None
+) -> int:
+    """The weekly summary to each hub's CCO, with a link to the hub's dashboard."""
+    url = config.console_url if config is not None else None
     async with unit_of_work(sessions) as session:
-        return await weekly_digests(session, now=clock.now())
+        return await weekly_digests(session, now=clock.now(), console_url=url)
 
 
 async def retention(sessions: Sessions, clock: Clock, config: JobConfig) -> int:

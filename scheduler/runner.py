@@ -91,7 +91,7 @@ def job_specs(
             "cco_weekly_digest",
             jobs.cco_weekly_digest,
             _cron(day_of_week="mon", hour=8, minute=30),
-            base,
+            (*base, config),
         ),
         JobSpec("retention", jobs.retention, _cron(hour=2, minute=0), (*base, config)),
     ]

@@ -71,6 +71,7 @@ def scheduler_options(settings: Any) -> dict[str, Any]:
             escalation_hours=settings.escalation_hours,
             escalation_hq_extra_hours=settings.escalation_hq_extra_hours,
             retention_days=settings.retention_days,
+            console_url=str(settings.console_base_url) if settings.console_base_url else None,
         ),
         "redis_url": settings.redis_url,
     }

@@ -743,12 +743,14 @@ async def test_weekly_digest_reaches_each_cco_once_a_week(
     await add_case(session_factory, world.hub, jst(2026, 6, 1, 10))
     await add_case(session_factory, world.hub, jst(2026, 6, 1, 11), status=CaseStatus.CLAIMED)
     clock.set(jst(2026, 6, 8, 8, 30))  # Monday
-    assert await jobs.cco_weekly_digest(session_factory, clock) == 2  # hub and HQ
-    assert await jobs.cco_weekly_digest(session_factory, clock) == 0
+    config = JobConfig(console_url="https://yorozu.example.jp/")
+    assert await jobs.cco_weekly_digest(session_factory, clock, config) == 2  # hub and HQ
+    assert await jobs.cco_weekly_digest(session_factory, clock, config) == 0
     await drain(dispatcher, session_factory, clock)
     [summary] = dm_texts(slack_api, CCO13)
     assert "東京都よろず支援拠点" in summary
     assert "対応中の案件：2件、うち担当者未定：1件" in summary
+    assert "ダッシュボード: https://yorozu.example.jp/console/hubs/13/dashboard" in summary
 
 
 # -- retention ----------------------------------------------------------------------------
