@@ -92,6 +92,8 @@ class HubYear:
     survivors: dict[int, int]
     """business id -> the business it was finally merged into (itself when never merged)."""
     business_names: dict[int, str]
+    _rows: dict[tuple[Figure, int | None], Sequence[object]] = field(default_factory=dict)
+    """Each figure's rows, worked out once: the page asks for 8 figures x 13 periods."""
 
     def consultations(self, month: int | None = None) -> list[ConsultationLine]:
         chosen = [self.months[month]] if month else list(self.months.values())
@@ -115,6 +117,12 @@ class HubYear:
 
     def rows(self, figure: Figure, month: int | None = None) -> Sequence[object]:
         """The records `figure` counts (for issue responses: one row per issue)."""
+        key = (figure, month)
+        if key not in self._rows:
+            self._rows[key] = self._rows_of(figure, month)
+        return self._rows[key]
+
+    def _rows_of(self, figure: Figure, month: int | None) -> Sequence[object]:
         lines = self.consultations(month)
         match figure:
             case Figure.BUSINESSES:
@@ -144,7 +152,19 @@ async def hub_year(session: AsyncSession, *, hub_id: int, fiscal_year: int) -> H
     first, last = fiscal_year_days(fiscal_year)
     months = {month: Month(month) for month in MONTHS}
     rows = await session.execute(
-        select(ConsultationRecord, Case.number, Case.business_id, Coordinator.name, Business.name)
+        select(
+            ConsultationRecord.id,
+            ConsultationRecord.case_id,
+            ConsultationRecord.held_on,
+            ConsultationRecord.minutes,
+            ConsultationRecord.result_confirmed,
+            ConsultationRecord.co_attending_org_id,
+            ConsultationRecord.issues,
+            Case.number,
+            Case.business_id,
+            Coordinator.name,
+            Business.name,
+        )
         .join(Case, Case.id == ConsultationRecord.case_id)
         .join(Coordinator, Coordinator.id == ConsultationRecord.co_id)
         .outerjoin(Business, Business.id == Case.business_id)
@@ -157,18 +177,30 @@ async def hub_year(session: AsyncSession, *, hub_id: int, fiscal_year: int) -> H
     )
     business_ids: set[int] = set()
     names: dict[int, str] = {}
-    for record, number, business_id, co_name, business_name in rows.tuples().all():
-        issues = tuple(i.strip() for i in record.issues or [] if isinstance(i, str) and i.strip())
-        months[record.held_on.month].consultations.append(
+    for (
+        record_id,
+        case_id,
+        held_on,
+        minutes,
+        confirmed,
+        attending,
+        listed,
+        number,
+        business_id,
+        co_name,
+        business_name,
+    ) in rows.tuples().all():
+        issues = tuple(i.strip() for i in listed or [] if isinstance(i, str) and i.strip())
+        months[held_on.month].consultations.append(
             ConsultationLine(
-                record_id=record.id,
-                case_id=record.case_id,
+                record_id=record_id,
+                case_id=case_id,
                 case_number=number,
-                held_on=record.held_on,
+                held_on=held_on,
                 co_name=co_name,
-                minutes=record.minutes,
-                result_confirmed=record.result_confirmed,
-                joint=record.co_attending_org_id is not None,
+                minutes=minutes,
+                result_confirmed=confirmed,
+                joint=attending is not None,
                 issues=issues,
                 business_id=business_id,
             )

@@ -19,10 +19,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import astuple, dataclass
-from datetime import UTC, datetime, time
+from datetime import UTC, date, datetime, time
 from typing import Final
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, bindparam, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import JST
@@ -95,27 +95,10 @@ async def figures_by_hub(
     for hub, consultations, confirmed, joint, minutes in rows.tuples().all():
         # consultations, confirmed, joint, minutes, issues set, responses, referrals
         counts[int(hub)] = [int(consultations), int(confirmed), int(joint), int(minutes), 0, 0, 0]
-    # Merged twins count once: each consulted business is mapped to its survivor.
-    consulted: dict[int, set[int]] = {}
-    pairs = await session.execute(
-        select(ConsultationRecord.hub_id, Case.business_id)
-        .join(Case, Case.id == ConsultationRecord.case_id)
-        .where(*held, Case.business_id.is_not(None))
-        .distinct()
-    )
-    for hub, business in pairs.tuples().all():
-        if business is not None:
-            consulted.setdefault(int(hub), set()).add(int(business))
-    roots = await business_survivors(session, set().union(*consulted.values()))
-    # Issues are a JSON list per record: counted here, as JSON length differs by backend.
-    issues = await session.execute(
-        select(ConsultationRecord.hub_id, ConsultationRecord.issues).where(*held)
-    )
-    for hub, listed in issues.tuples().all():
-        count = len([issue for issue in listed or [] if isinstance(issue, str) and issue.strip()])
-        entry = counts[int(hub)]
-        entry[4] += 1 if count else 0
-        entry[5] += count
+    businesses = await _businesses(session, held)
+    for hub, (issues_set, responses) in (await _issues(session, first, last, hub_ids)).items():
+        entry = counts[hub]
+        entry[4], entry[5] = issues_set, responses
     start = datetime.combine(first, time(0), JST).astimezone(UTC)
     end = datetime(fiscal_year + 1, 4, 1, tzinfo=JST).astimezone(UTC)
     referred: list[ColumnElement[bool]] = [
@@ -132,7 +115,7 @@ async def figures_by_hub(
         counts.setdefault(int(hub), [0, 0, 0, 0, 0, 0, 0])[6] = int(count)
     return {
         hub: HubFigures(
-            businesses=len({roots[b] for b in consulted.get(hub, set())}),
+            businesses=businesses.get(hub, 0),
             consultations=entry[0],
             results_confirmed=entry[1],
             referrals=entry[6],
@@ -145,8 +128,76 @@ async def figures_by_hub(
     }
 
 
-async def business_survivors(session: AsyncSession, ids: set[int]) -> dict[int, int]:
-    """Each business id mapped to the business it was finally merged into (itself if none).
+async def _businesses(session: AsyncSession, held: list[ColumnElement[bool]]) -> dict[int, int]:
+    """Distinct consulted businesses per hub, a merged twin counted once (名寄せ).
+
+    The database counts distinct businesses; only the few that took part in a merge (a twin
+    or the business it was merged into) are read back, to subtract the twins whose survivor
+    the same hub also consulted. Exact, and no list of every business leaves the database.
+    """
+    distinct_counts = await session.execute(
+        select(ConsultationRecord.hub_id, func.count(Case.business_id.distinct()))
+        .join(Case, Case.id == ConsultationRecord.case_id)
+        .where(*held, Case.business_id.is_not(None))
+        .group_by(ConsultationRecord.hub_id)
+    )
+    result = {int(hub): int(count) for hub, count in distinct_counts.tuples().all()}
+    roots = await business_survivors(session)
+    involved = sorted(set(roots) | set(roots.values()))
+    consulted: dict[int, set[int]] = {}
+    for chunk in (involved[i : i + 5000] for i in range(0, len(involved), 5000)):
+        pairs = await session.execute(
+            select(ConsultationRecord.hub_id, Case.business_id)
+            .join(Case, Case.id == ConsultationRecord.case_id)
+            .where(*held, Case.business_id.in_(chunk))
+            .distinct()
+        )
+        for hub, business in pairs.tuples().all():
+            if business is not None:
+                consulted.setdefault(int(hub), set()).add(int(business))
+    for hub, seen in consulted.items():
+        result[hub] -= len(seen) - len({roots.get(b, b) for b in seen})
+    return result
+
+
+_BLANKS: Final = " \t\n\r\u3000"
+"""What an issue may consist of and still be blank (the outcome modal strips it, but the
+count must not depend on that): spaces, tabs, newlines and the ideographic space."""
+
+_ISSUES_SQL: Final = {
+    "postgresql": """
+        SELECT cr.hub_id, count(DISTINCT cr.id), count(*)
+        FROM consultation_records cr, json_array_elements(cr.issues) AS e(item)
+        WHERE cr.held_on BETWEEN :first AND :last {hubs}
+          AND json_typeof(e.item) = 'string' AND btrim(e.item #>> '{{}}', :blanks) <> ''
+        GROUP BY cr.hub_id""",
+    "sqlite": """
+        SELECT cr.hub_id, count(DISTINCT cr.id), count(*)
+        FROM consultation_records cr, json_each(cr.issues) AS e
+        WHERE cr.held_on BETWEEN :first AND :last {hubs}
+          AND e.type = 'text' AND trim(e.value, :blanks) <> ''
+        GROUP BY cr.hub_id""",
+}
+"""Issues set and consultation responses per hub, counted by the database: each backend
+unnests a JSON list its own way, so the statement is written once per backend."""
+
+
+async def _issues(
+    session: AsyncSession, first: date, last: date, hub_ids: Sequence[int] | None
+) -> dict[int, tuple[int, int]]:
+    dialect = session.get_bind().dialect.name
+    statement = text(
+        _ISSUES_SQL[dialect].format(hubs="AND cr.hub_id IN :hubs" if hub_ids is not None else "")
+    ).bindparams(first=first, last=last, blanks=_BLANKS)
+    if hub_ids is not None:
+        statement = statement.bindparams(bindparam("hubs", value=list(hub_ids), expanding=True))
+    rows = await session.execute(statement)
+    return {int(hub): (int(records), int(issues)) for hub, records, issues in rows.tuples().all()}
+
+
+async def business_survivors(session: AsyncSession, ids: set[int] | None = None) -> dict[int, int]:
+    """Each business id mapped to the business it was finally merged into (itself if none);
+    without `ids`, every merged business.
 
     Merges can chain (a twin of a twin), so parents are followed until a business that was
     not merged; a cycle, which merging never writes, stops at the first repeat.
@@ -158,7 +209,7 @@ async def business_survivors(session: AsyncSession, ids: set[int]) -> dict[int, 
     )
     parent: dict[int, int | None] = dict(merged.tuples().all())
     roots: dict[int, int] = {}
-    for start in ids:
+    for start in set(parent) if ids is None else ids:
         current, seen = start, {start}
         while (up := parent.get(current)) is not None and up not in seen:
             seen.add(up)
