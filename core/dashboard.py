@@ -16,12 +16,20 @@ from datetime import UTC, date, datetime, time
 from enum import StrEnum
 from typing import Final
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import JST
-from core.db.models import Business, Case, ConsultationRecord, Coordinator, Referral
-from core.domain.enums import ReferralDirection
+from core.db.models import (
+    Booking,
+    Business,
+    Case,
+    ConsultationRecord,
+    Coordinator,
+    CoReview,
+    Referral,
+)
+from core.domain.enums import BookingStatus, CaseStatus, ReferralDirection
 from core.figures import business_survivors
 from core.surveys.aggregate import fiscal_year_days
 
@@ -234,3 +242,116 @@ async def hub_year(session: AsyncSession, *, hub_id: int, fiscal_year: int) -> H
         )
         names.update(found.tuples().all())
     return HubYear(fiscal_year, months, survivors, names)
+
+
+@dataclass(frozen=True)
+class HubHealth:
+    """How the hub's work is going: the queue, claims, bookings, phases, reviews."""
+
+    waiting: int
+    oldest_wait_hours: float | None
+    claim_hours_p50: float | None
+    claim_hours_p90: float | None
+    claimed: int
+    bookings_completed: int
+    no_shows: int
+    phase_1: int
+    phase_2: int
+    reviews: int
+    review_average: float | None
+
+
+async def hub_health(
+    session: AsyncSession, *, hub_id: int, fiscal_year: int, now: datetime
+) -> HubHealth:
+    """Queue health now, and claims, bookings and phases of the fiscal year."""
+    first, last = fiscal_year_days(fiscal_year)
+    start = datetime.combine(first, time(0), JST).astimezone(UTC)
+    end = datetime(fiscal_year + 1, 4, 1, tzinfo=JST).astimezone(UTC)
+    waiting = (
+        await session.execute(
+            select(func.count(), func.min(Case.created_at)).where(
+                Case.hub_id == hub_id, Case.status.in_([CaseStatus.NEW, CaseStatus.QUEUED])
+            )
+        )
+    ).one()
+    oldest = waiting[1]
+    claims = sorted(
+        (claimed - created).total_seconds() / 3600
+        for created, claimed in (
+            await session.execute(
+                select(Case.created_at, Case.claimed_at).where(
+                    Case.hub_id == hub_id,
+                    Case.claimed_at.is_not(None),
+                    Case.created_at >= start,
+                    Case.created_at < end,
+                )
+            )
+        )
+        .tuples()
+        .all()
+        if claimed is not None
+    )
+    bookings = dict(
+        (
+            await session.execute(
+                select(Booking.status, func.count())
+                .where(
+                    Booking.hub_id == hub_id,
+                    Booking.starts_at >= start,
+                    Booking.starts_at < end,
+                    Booking.status.in_([BookingStatus.COMPLETED, BookingStatus.NO_SHOW]),
+                )
+                .group_by(Booking.status)
+            )
+        )
+        .tuples()
+        .all()
+    )
+    phases = dict(
+        (
+            await session.execute(
+                select(ConsultationRecord.phase, func.count())
+                .where(
+                    ConsultationRecord.hub_id == hub_id,
+                    ConsultationRecord.held_on >= first,
+                    ConsultationRecord.held_on <= last,
+                )
+                .group_by(ConsultationRecord.phase)
+            )
+        )
+        .tuples()
+        .all()
+    )
+    review_count, review_average = (
+        await session.execute(
+            select(func.count(), func.avg(CoReview.stars))
+            .join(ConsultationRecord, ConsultationRecord.id == CoReview.consultation_id)
+            .where(
+                ConsultationRecord.hub_id == hub_id,
+                ConsultationRecord.held_on >= first,
+                ConsultationRecord.held_on <= last,
+            )
+        )
+    ).one()
+    return HubHealth(
+        waiting=int(waiting[0]),
+        oldest_wait_hours=(now - oldest).total_seconds() / 3600 if oldest else None,
+        claim_hours_p50=_quantile(claims, 0.5),
+        claim_hours_p90=_quantile(claims, 0.9),
+        claimed=len(claims),
+        bookings_completed=int(bookings.get(BookingStatus.COMPLETED, 0)),
+        no_shows=int(bookings.get(BookingStatus.NO_SHOW, 0)),
+        phase_1=int(phases.get(1, 0)),
+        phase_2=int(phases.get(2, 0)),
+        reviews=int(review_count),
+        review_average=float(review_average) if review_average is not None else None,
+    )
+
+
+def _quantile(ordered: Sequence[float], q: float) -> float | None:
+    """The nearest-rank quantile of sorted values; None for none."""
+    if not ordered:
+        return None
+    rank = max(1, -(-int(q * 1000) * len(ordered) // 1000))  # ceil(q * n), exact in integers
+    return ordered[min(rank, len(ordered)) - 1]

@@ -527,6 +527,9 @@ def console_router(deps_of: DepsOf) -> APIRouter:
                 await satisfaction_by_hub(session, fiscal_year=year, hub_id=hub.id)
             ).get(hub.id, Satisfaction())
             monthly = [found.value(dashboard.Figure.CONSULTATIONS, m) for m in dashboard.MONTHS]
+            health = await dashboard.hub_health(
+                session, hub_id=hub.id, fiscal_year=year, now=deps_of(request).clock.now()
+            )
             return render(
                 request,
                 "dashboard.html",
@@ -537,6 +540,7 @@ def console_router(deps_of: DepsOf) -> APIRouter:
                 figures=list(dashboard.Figure),
                 months=dashboard.MONTHS,
                 satisfaction=satisfaction,
+                health=health,
                 chart=_bars(monthly),
             )
 

@@ -296,3 +296,37 @@ async def test_yorozu_figures_in_slack_shows_the_cco_their_hub_and_refuses_a_co(
     assert national is not None
     assert "全国 2026年度" in national["text"]
     assert await figures_answer(deps, TEAM, "U0NOBODY001", []) is None
+
+
+async def test_the_dashboard_shows_queue_claims_and_phases(console: Console) -> None:
+    from datetime import timedelta
+
+    await _a_year_of_records(console)
+    now = datetime(2026, 6, 2, 1, 0, tzinfo=UTC)
+    async with console.sessions() as session, session.begin():
+        hub = await session.scalar(select(Hub).where(Hub.code == "13"))
+        assert hub is not None
+        business = await session.scalar(select(Business).limit(1))
+        assert business is not None
+        for i, (waited, claimed_after) in enumerate(((30, None), (5, 2), (10, 6), (3, 1))):
+            created = now - timedelta(hours=waited)
+            session.add(
+                Case(
+                    number=f"13-2026-{800 + i:06d}",
+                    hub_id=hub.id,
+                    business_id=business.id,
+                    source=CaseSource.LINE,
+                    topics=[],
+                    status=CaseStatus.QUEUED if claimed_after is None else CaseStatus.CLAIMED,
+                    claimed_at=created + timedelta(hours=claimed_after) if claimed_after else None,
+                    created_at=created,
+                    updated_at=now,
+                )
+            )
+    async with console.client() as client:
+        await console.sign_in(client, console.people["cco"])
+        page = await client.get(f"/console/hubs/13/dashboard?fy={YEAR}")
+    health = page.text.split('id="health"')[1]
+    assert "いちばん長い案件は30時間待ち" in health
+    assert "中央値 2.0時間、9割が 6.0時間以内（3件）" in health
+    assert "フェーズ1 6件、フェーズ2 0件" in health
