@@ -100,6 +100,7 @@ class HubYear:
     survivors: dict[int, int]
     """business id -> the business it was finally merged into (itself when never merged)."""
     business_names: dict[int, str]
+    """Filled by with_business_names, for the lists that show them."""
     _rows: dict[tuple[Figure, int | None], Sequence[object]] = field(default_factory=dict)
     """Each figure's rows, worked out once: the page asks for 8 figures x 13 periods."""
 
@@ -171,11 +172,9 @@ async def hub_year(session: AsyncSession, *, hub_id: int, fiscal_year: int) -> H
             Case.number,
             Case.business_id,
             Coordinator.name,
-            Business.name,
         )
         .join(Case, Case.id == ConsultationRecord.case_id)
         .join(Coordinator, Coordinator.id == ConsultationRecord.co_id)
-        .outerjoin(Business, Business.id == Case.business_id)
         .where(
             ConsultationRecord.hub_id == hub_id,
             ConsultationRecord.held_on >= first,
@@ -184,7 +183,6 @@ async def hub_year(session: AsyncSession, *, hub_id: int, fiscal_year: int) -> H
         .order_by(ConsultationRecord.held_on, ConsultationRecord.id)
     )
     business_ids: set[int] = set()
-    names: dict[int, str] = {}
     for (
         record_id,
         case_id,
@@ -196,7 +194,6 @@ async def hub_year(session: AsyncSession, *, hub_id: int, fiscal_year: int) -> H
         number,
         business_id,
         co_name,
-        business_name,
     ) in rows.tuples().all():
         issues = tuple(i.strip() for i in listed or [] if isinstance(i, str) and i.strip())
         months[held_on.month].consultations.append(
@@ -215,7 +212,6 @@ async def hub_year(session: AsyncSession, *, hub_id: int, fiscal_year: int) -> H
         )
         if business_id is not None:
             business_ids.add(business_id)
-            names[business_id] = business_name or ""
     start = datetime.combine(first, time(0), JST).astimezone(UTC)
     end = datetime(fiscal_year + 1, 4, 1, tzinfo=JST).astimezone(UTC)
     referrals = await session.execute(
@@ -235,13 +231,18 @@ async def hub_year(session: AsyncSession, *, hub_id: int, fiscal_year: int) -> H
             ReferralLine(referral.id, referral.case_id, number, on, referral.to_organisation_id)
         )
     survivors = await business_survivors(session, business_ids)
-    missing = set(survivors.values()) - set(names)  # twins merged into another hub's record
-    if missing:
+    return HubYear(fiscal_year, months, survivors, {})
+
+
+async def with_business_names(session: AsyncSession, year: HubYear) -> HubYear:
+    """Fill in the names the businesses list shows (the dashboard itself needs none)."""
+    wanted = sorted(set(year.survivors.values()) - set(year.business_names))
+    for chunk in (wanted[i : i + 5000] for i in range(0, len(wanted), 5000)):
         found = await session.execute(
-            select(Business.id, Business.name).where(Business.id.in_(missing))
+            select(Business.id, Business.name).where(Business.id.in_(chunk))
         )
-        names.update(found.tuples().all())
-    return HubYear(fiscal_year, months, survivors, names)
+        year.business_names.update(found.tuples().all())
+    return year
 
 
 @dataclass(frozen=True)

@@ -643,6 +643,8 @@ def console_router(deps_of: DepsOf) -> APIRouter:
             assert hub is not None
             found = await dashboard.hub_year(session, hub_id=hub.id, fiscal_year=year)
             chosen = dashboard.Figure(figure)
+            if chosen is dashboard.Figure.BUSINESSES:
+                await dashboard.with_business_names(session, found)
             return render(
                 request,
                 "drill.html",

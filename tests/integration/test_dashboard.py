@@ -157,6 +157,9 @@ async def test_every_figure_equals_core_figures_and_the_rows_of_its_list(
                     assert rows == want[figure.value], figure
                 checked += 1
         assert checked == 8 * 13
+        listed = await client.get(f"/console/hubs/13/dashboard/businesses?fy={YEAR}")
+        assert "テスト商店2" in listed.text  # the survivor, named
+        assert "テスト商店3" not in listed.text  # its merged twin is the same business
 
 
 async def test_another_hubs_cco_and_a_partner_cannot_open_the_dashboard(
