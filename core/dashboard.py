@@ -59,6 +59,7 @@ class ConsultationLine:
     case_id: int
     case_number: str
     held_on: date
+    co_id: int
     co_name: str
     minutes: int
     result_confirmed: bool
@@ -150,6 +151,18 @@ class HubYear:
                 return [(line, issue) for line in lines for issue in line.issues]
         raise ValueError(figure)
 
+    def of_co(self, co_id: int) -> HubYear:
+        """The same year with only the consultations one CO held (their own page).
+
+        Referrals stay the hub's: a referral records the hub that made it, not a CO."""
+        months = {
+            number: Month(
+                number, [line for line in m.consultations if line.co_id == co_id], []
+            )
+            for number, m in self.months.items()
+        }
+        return HubYear(self.fiscal_year, months, self.survivors, self.business_names)
+
     def value(self, figure: Figure, month: int | None = None) -> float:
         if figure is Figure.HOURS:
             return sum(line.minutes for line in self.consultations(month)) / 60
@@ -165,6 +178,7 @@ async def hub_year(session: AsyncSession, *, hub_id: int, fiscal_year: int) -> H
             ConsultationRecord.id,
             ConsultationRecord.case_id,
             ConsultationRecord.held_on,
+            ConsultationRecord.co_id,
             ConsultationRecord.minutes,
             ConsultationRecord.result_confirmed,
             ConsultationRecord.co_attending_org_id,
@@ -187,6 +201,7 @@ async def hub_year(session: AsyncSession, *, hub_id: int, fiscal_year: int) -> H
         record_id,
         case_id,
         held_on,
+        co_id,
         minutes,
         confirmed,
         attending,
@@ -202,6 +217,7 @@ async def hub_year(session: AsyncSession, *, hub_id: int, fiscal_year: int) -> H
                 case_id=case_id,
                 case_number=number,
                 held_on=held_on,
+                co_id=co_id,
                 co_name=co_name,
                 minutes=minutes,
                 result_confirmed=confirmed,

@@ -35,7 +35,15 @@ from core.console import co_import, co_profile, hub_settings, organisation_impor
 from core.console.access import ConsoleRole, Decision, Permission, Principal, authorize
 from core.console.deactivate import set_active
 from core.console.people import principal_for
-from core.db.models import AuditLog, Coordinator, Hub, PartnerOrganisation, PartnerStaff
+from core.db.models import (
+    AuditLog,
+    Case,
+    ConsultationRecord,
+    Coordinator,
+    Hub,
+    PartnerOrganisation,
+    PartnerStaff,
+)
 from core.db.session import unit_of_work
 from core.domain.enums import ActorKind, HubKind
 from core.domain.topics import Specialty
@@ -43,7 +51,12 @@ from core.figures import EMPTY as EMPTY_FIGURES
 from core.figures import HubFigures, figures_by_hub, sum_figures
 from core.i18n import Catalog, Text
 from core.queues.sql import SqlAlchemyHubQueue
-from core.surveys.aggregate import Satisfaction, satisfaction_by_hub
+from core.surveys.aggregate import (
+    Satisfaction,
+    co_reviews,
+    satisfaction_by_co,
+    satisfaction_by_hub,
+)
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 USER_CLAIM = "https://slack.com/user_id"
@@ -598,6 +611,59 @@ def console_router(deps_of: DepsOf) -> APIRouter:
             )
 
         return await guarded(request, Permission.MANAGE_HUB, page, hub_code=code)
+
+    @router.get("/hubs/{code}/coordinators/{co_id}/figures", response_class=HTMLResponse)
+    async def co_figures_page(request: Request, code: str, co_id: int) -> Response:
+        """A CO's own year: their figures, reviews, satisfaction and follow-ups to come."""
+        year = year_of(request)
+        deps = deps_of(request)
+
+        async def page(session: AsyncSession, principal: Principal) -> Response:
+            hub = await session.scalar(select(Hub).where(Hub.code == code))
+            co = await session.get(Coordinator, co_id)
+            if hub is None or co is None or co.hub_id != hub.id:
+                return render(request, "message.html", principal, 404, message="console.not_found")
+            found = (await dashboard.hub_year(session, hub_id=hub.id, fiscal_year=year)).of_co(
+                co.id
+            )
+            reviews = (await co_reviews(session, fiscal_year=year, co_id=co.id)).get(co.id)
+            satisfied = (await satisfaction_by_co(session, fiscal_year=year, hub_id=hub.id)).get(
+                co.id, Satisfaction()
+            )
+            today = to_jst(deps.clock.now()).date()
+            followups = (
+                (
+                    await session.execute(
+                        select(ConsultationRecord.follow_up_on, Case.number)
+                        .join(Case, Case.id == ConsultationRecord.case_id)
+                        .where(
+                            ConsultationRecord.co_id == co.id,
+                            ConsultationRecord.follow_up_on >= today,
+                        )
+                        .order_by(ConsultationRecord.follow_up_on)
+                        .limit(50)
+                    )
+                )
+                .tuples()
+                .all()
+            )
+            return render(
+                request,
+                "co_figures.html",
+                principal,
+                hub=hub,
+                co=co,
+                year=year,
+                found=found,
+                figures=list(dashboard.Figure),
+                reviews=reviews,
+                satisfaction=satisfied,
+                followups=followups,
+            )
+
+        return await guarded(
+            request, Permission.EDIT_COORDINATOR, page, hub_code=code, coordinator_id=co_id
+        )
 
     @router.get("/national", response_class=HTMLResponse)
     async def national_page(request: Request) -> Response:

@@ -333,3 +333,29 @@ async def test_the_dashboard_shows_queue_claims_and_phases(console: Console) -> 
     assert "いちばん長い案件は30時間待ち" in health
     assert "中央値 2.0時間、9割が 6.0時間以内（3件）" in health
     assert "フェーズ1 6件、フェーズ2 0件" in health
+
+
+async def test_a_co_sees_their_own_year_and_a_colleague_does_not(console: Console) -> None:
+    await _a_year_of_records(console)
+    async with console.sessions() as session:
+        hub = await session.scalar(select(Hub).where(Hub.code == "13"))
+        assert hub is not None
+        writer = await session.scalar(select(Coordinator).where(Coordinator.hub_id == hub.id))
+        assert writer is not None
+        me = await session.scalar(
+            select(Coordinator).where(Coordinator.slack_user_id == console.people["co"])
+        )
+        assert me is not None
+    async with console.client() as client:
+        await console.sign_in(client, console.people["cco"])
+        theirs = await client.get(f"/console/hubs/13/coordinators/{writer.id}/figures?fy={YEAR}")
+        assert theirs.status_code == 200
+        assert 'data-figure="consultations">6<' in theirs.text  # all six were theirs
+    async with console.client() as client:
+        await console.sign_in(client, console.people["co"])
+        mine = await client.get(f"/console/hubs/13/coordinators/{me.id}/figures?fy={YEAR}")
+        assert mine.status_code == 200
+        assert me.id != writer.id
+        assert 'data-figure="consultations">0<' in mine.text
+        other = f"/console/hubs/13/coordinators/{writer.id}/figures"
+        assert (await client.get(other)).status_code == 403
