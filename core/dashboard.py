@@ -156,9 +156,7 @@ class HubYear:
 
         Referrals stay the hub's: a referral records the hub that made it, not a CO."""
         months = {
-            number: Month(
-                number, [line for line in m.consultations if line.co_id == co_id], []
-            )
+            number: Month(number, [line for line in m.consultations if line.co_id == co_id], [])
             for number, m in self.months.items()
         }
         return HubYear(self.fiscal_year, months, self.survivors, self.business_names)
