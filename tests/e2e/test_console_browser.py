@@ -80,7 +80,7 @@ def test_a_cco_registers_five_cos_and_one_of_them_claims_a_case(
                     "5人のコーディネーターを登録・更新しました。"
                 )
                 page.get_by_role("link", name="戻る").click()
-                expect(page.get_by_role("cell", name="江藤 四季 えとう しき")).to_be_visible()
+                expect(page.get_by_role("link", name="江藤 四季", exact=True)).to_be_visible()
 
                 # A business owner asks for a consultation; 青木 一郎 claims it in Slack.
                 owner_asks_for_a_consultation(page, expect, service)
