@@ -49,6 +49,7 @@ from core.db.models import (
     Booking,
     Business,
     Case,
+    CaseMessage,
     CaseStatusHistory,
     ChannelIdentity,
     ConsentRecord,
@@ -167,8 +168,9 @@ async def erase_cases(session: AsyncSession, case_ids: Sequence[int]) -> dict[st
 
     The description, status-history notes, referral reasons and outcomes, booking places and
     online links, the consultations' advice notes (the CO's summary of a named person's
-    affairs is theirs too), survey and review comments, and the payloads of the messages
-    about the case that are done (cards and DMs in Slack, pushes on LINE).
+    affairs is theirs too), survey and review comments, the case's conversation (what the
+    owner wrote to the hub and the COs answered, core.chat), and the payloads of the messages
+    about the case that are done (cards, threads and DMs in Slack, pushes on LINE).
     """
     counts: dict[str, int] = dict.fromkeys(
         (
@@ -180,6 +182,7 @@ async def erase_cases(session: AsyncSession, case_ids: Sequence[int]) -> dict[st
             "survey_comments",
             "review_comments",
             "outbox_messages",
+            "conversation",
         ),
         0,
     )
@@ -214,6 +217,15 @@ async def erase_cases(session: AsyncSession, case_ids: Sequence[int]) -> dict[st
                     or_(Booking.location.is_not(None), Booking.online_url.is_not(None)),
                 )
                 .values(location=None, online_url=None),
+            ),
+            (
+                "conversation",
+                update(CaseMessage)
+                .where(
+                    CaseMessage.case_id.in_(ids),
+                    or_(CaseMessage.body.is_not(None), CaseMessage.attachment.is_not(None)),
+                )
+                .values(body=None, attachment=None),
             ),
             (
                 "advice_notes",

@@ -4,6 +4,7 @@ Owner pushes carry an outbox priority (lower is more urgent). As the month's rem
 runs short, the less urgent tiers stop first, so what is left goes to what matters most:
 
 * booking reminders (priority 10) may spend the budget to the last push;
+* a CO's answer to an owner (priority 20) stops when 5% of the budget is left;
 * surveys (priority 50) stop when 10% of the budget is left;
 * follow-ups (priority 90) and everything else stop when 20% is left.
 
@@ -16,11 +17,14 @@ from __future__ import annotations
 from typing import Final
 
 PRIORITY_BOOKING_REMINDER: Final = 10
+PRIORITY_CO_REPLY: Final = 20
+"""A CO's answer to an owner's question (core.chat): a person is waiting for it."""
 PRIORITY_SURVEY: Final = 50
 PRIORITY_FOLLOWUP: Final = 90
 
 TIERS: Final[tuple[tuple[int, float], ...]] = (
     (PRIORITY_BOOKING_REMINDER, 0.0),
+    (PRIORITY_CO_REPLY, 0.05),
     (PRIORITY_SURVEY, 0.10),
 )
 LOWEST_TIER_RESERVE: Final = 0.20

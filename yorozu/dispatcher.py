@@ -640,6 +640,13 @@ class Dispatcher:
         else:
             channel = str(raw.get("channel") or message.recipient)
             thread_ts = raw.get("thread_ts") or payload.get("thread_ts")
+            if not thread_ts and raw.get("thread_ts_ref"):
+                # A reply in a card's thread (core.chat): the card's ts, once it is posted.
+                thread_ts, unresolved = await self._resolve_ts_ref(
+                    str(raw["thread_ts_ref"]), message
+                )
+                if unresolved is not None:
+                    return _Result(unresolved, "none")
             if message.first_attempt_at is not None and policy.may_have_been_delivered(
                 message.previous_error, interrupted=message.interrupted
             ):
@@ -654,6 +661,8 @@ class Dispatcher:
                     texts.append(part_text)
                     blocks.extend(part_blocks)
                 text = "\n\n".join(texts)
+            elif "messages" in raw:
+                text, blocks = self._render_slack(raw, message.locale)
             else:
                 text, blocks = str(raw.get("text") or ""), raw.get("blocks") or []
             call = self.slack.post_message(

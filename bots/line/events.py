@@ -52,6 +52,38 @@ def to_owner_event(
         if message.get("type") == "text":
             return OwnerEvent(kind=OwnerEventKind.TEXT, text=str(message.get("text", "")), **base)
         return OwnerEvent(
-            kind=OwnerEventKind.OTHER, message_type=str(message.get("type", "unknown")), **base
+            kind=OwnerEventKind.OTHER,
+            message_type=str(message.get("type", "unknown")),
+            content=_content(message),
+            **base,
         )
     return OwnerEvent(kind=OwnerEventKind.OTHER, message_type=str(kind_name), **base)
+
+
+CONTENT_FIELDS = (
+    ("id", "message_id"),
+    ("fileName", "file_name"),
+    ("fileSize", "file_size"),
+    ("duration", "duration"),
+    ("title", "title"),
+    ("address", "address"),
+    ("latitude", "latitude"),
+    ("longitude", "longitude"),
+    ("packageId", "package_id"),
+    ("stickerId", "sticker_id"),
+)
+"""LINE message fields (webhook spec: image, video, audio, file, location, sticker messages)
+the core keeps, under its own names."""
+
+
+def _content(message: dict[str, Any]) -> dict[str, str]:
+    found = {
+        ours: str(message[theirs])
+        for theirs, ours in CONTENT_FIELDS
+        if message.get(theirs) not in (None, "")
+    }
+    provider = message.get("contentProvider")
+    if isinstance(provider, dict) and provider.get("type"):
+        # "line": the content is fetched from LINE; "external": it lives at the sender's URL.
+        found["provider"] = str(provider["type"])
+    return found

@@ -13,7 +13,7 @@ Order of work on every request (Bolt's built-in middleware first, then ours):
    Slack's event_id and answered 200 once committed. A retry (X-Slack-Retry-Num) of an event
    already stored is a duplicate the inbox drops; a retry of an event nobody stores is
    answered at once, because its first delivery was already acknowledged and handled;
-5. listeners (bots/slack/commands.py, home.py, partners.py, coordinators.py), run by Bolt
+5. listeners (bots/slack/commands.py, home.py, partners.py, chat.py, coordinators.py), run by Bolt
    after the ack (process_before_response=False). Interactions that change something store
    their durable work in the inbox with `interaction_event_id(body)` as the event id, so
    Slack's retry of an interaction is a duplicate too.
@@ -261,6 +261,7 @@ def _listener_modules() -> list[Any]:
     modules = []
     for name in (
         "bots.slack.partners",
+        "bots.slack.chat",
         "bots.slack.coordinators",
         "bots.slack.commands",
         "bots.slack.home",

@@ -3,6 +3,6 @@
 The worker imports this module before it looks a Slack inbox row's kind up in WORK.
 """
 
-from bots.slack import coordinators, partners, workspaces
+from bots.slack import chat, coordinators, partners, workspaces
 
-__all__ = ["coordinators", "partners", "workspaces"]
+__all__ = ["chat", "coordinators", "partners", "workspaces"]

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import to_jst
 from core.db.models import Business, Case, Hub, OutboxMessage, PartnerOrganisation, PartnerStaff
-from core.domain.enums import CaseSource, CaseStatus, Platform
+from core.domain.enums import CaseKind, CaseSource, CaseStatus, Platform
 from core.i18n import Text
 from core.messages import Action, Card, OutgoingMessage, encode_message
 from core.outbox.store import add_message, add_raw
@@ -92,7 +92,12 @@ def case_rows(
     return (
         (Text("card.label.business"), _verbatim(business.name if business else "-")),
         (Text("card.label.place"), place_text(business)),
-        (Text("card.label.topics"), topics_text(case.topics or [])),
+        (
+            Text("card.label.topics"),
+            Text("chat.card.inquiry")
+            if case.kind is CaseKind.INQUIRY
+            else topics_text(case.topics or []),
+        ),
         (Text("card.label.waiting_since"), waiting_since_text(case.created_at)),
         (Text("card.label.source"), source_text(case, source_org_name)),
         (

@@ -40,6 +40,21 @@ class ActorKind(StrEnum):
     SYSTEM = "system"
 
 
+class CaseKind(StrEnum):
+    """What the owner asked for: a consultation (the intake) or a question typed to a person."""
+
+    CONSULTATION = "consultation"
+    INQUIRY = "inquiry"
+    """お問い合わせ: the owner wrote outside any form and no case of theirs was open."""
+
+
+class MessageDirection(StrEnum):
+    """Which way a message of a case's conversation went (core.chat)."""
+
+    FROM_OWNER = "from_owner"
+    TO_OWNER = "to_owner"
+
+
 class CaseSource(StrEnum):
     LINE = "line"
     """An owner asked through LINE."""

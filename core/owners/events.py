@@ -34,6 +34,10 @@ class OwnerEvent:
     """Date/time picker answers: {"date"|"time"|"datetime": "..."} in Japan time."""
     message_type: str | None = None
     """For OTHER: sticker, image, video, audio, location, file."""
+    content: dict[str, str] = field(default_factory=dict)
+    """For OTHER: what the message carried, as plain strings: the LINE message id (to fetch an
+    image or file), a file's name and size, a place's title, address and coordinates, a
+    sticker's ids. Never the content itself."""
     language: str | None = None
     """The owner's LINE language, when known."""
 

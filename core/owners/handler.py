@@ -1,7 +1,8 @@
 """The single entry point for an owner's event, called by the worker inside its transaction.
 
 Order of precedence: follow/unfollow and consent (onboarding), then the menu, then the
-postbacks a flow owns, then an active conversation, then a polite pointer to the menu.
+postbacks a flow owns, then an active conversation (a form, or a person conversation), and
+whatever the owner says outside them goes to a person (core.chat), never to a menu hint.
 Whatever was said is written to the outbox as one answer: one reply token, one request.
 """
 
@@ -13,6 +14,7 @@ from types import ModuleType
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.chat import owner_side
 from core.conversation import ConversationState, Status
 from core.domain.enums import Platform
 from core.i18n import Text
@@ -46,6 +48,7 @@ FLOWS: dict[str, ModuleType] = {
     survey.FLOW_ID: survey,
     followup.FLOW_ID: followup,
     reminder.FLOW_ID: reminder,
+    owner_side.FLOW_ID: owner_side,
 }
 MAX_TEXT_LENGTH = 2000
 """Longer messages are kept in the inbox but not fed to a question: nobody types an essay
@@ -86,6 +89,7 @@ MENU: dict[str, Callable[[OwnerContext], Awaitable[None]]] = {
     postbacks.MENU_BOOK: book,
     postbacks.MENU_BOOKINGS: _show_bookings,
     postbacks.MENU_SELFCHECK: _selfcheck,
+    postbacks.MENU_TALK: owner_side.start,
     "intake.start": intake.start,
 }
 
@@ -115,21 +119,24 @@ async def route(ctx: OwnerContext) -> None:
         if handler is not None and await handler(ctx, action, values):
             return
     state = await _active_conversation(ctx)
-    if state is not None and state.flow_id in FLOWS and event.kind is not OwnerEventKind.OTHER:
+    if state is not None and state.flow_id == owner_side.FLOW_ID:
+        if event.kind is not OwnerEventKind.POSTBACK:
+            await owner_side.on_input(ctx, state)
+            return
+    elif state is not None and state.flow_id in FLOWS and event.kind is not OwnerEventKind.OTHER:
         if event.kind is OwnerEventKind.TEXT and len(event.text or "") > MAX_TEXT_LENGTH:
             ctx.say(OutgoingMessage(texts=(Text("owner.too_long", max=MAX_TEXT_LENGTH),)))
             return
         await FLOWS[state.flow_id].on_input(ctx, state)
         return
-    if event.kind is OwnerEventKind.OTHER:
-        ctx.say(OutgoingMessage(texts=(Text("owner.unknown_input"),)))
-        if state is not None and state.status is Status.ACTIVE:
-            ctx.say(OutgoingMessage(texts=(Text("owner.conversation_waiting"),)))
-        return
     if event.kind is OwnerEventKind.POSTBACK:
         ctx.say(OutgoingMessage(texts=(Text("owner.expired_button"), Text("owner.menu_hint"))))
         return
-    ctx.say(OutgoingMessage(texts=(Text("owner.menu_hint"),)))
+    # The owner's own words (or a photo, a place, a sticker) outside a form: a person reads
+    # them. A form under way keeps its place and is pointed to afterwards.
+    await owner_side.relay(ctx)
+    if state is not None and state.status is Status.ACTIVE and state.flow_id in FLOWS:
+        ctx.say(OutgoingMessage(texts=(Text("owner.conversation_waiting"),)))
 
 
 async def handle_owner_event(

@@ -1,9 +1,10 @@
 """The rich menus under the owner's chat, as data, and which one a person should see.
 
 The menu follows the person's state (issue 5): before consent it offers only what needs no
-personal data (consent, the privacy policy, the FAQ); once registered it offers the five
-everyday actions; with an upcoming booking the booking comes first, because "when is it, can
-I move it" is then the likeliest question. Definitions are plain data (a grid, catalog keys,
+personal data (consent, the privacy policy, the FAQ); once registered it offers the six
+everyday actions (「相談員と話す」 among them: a person is behind the bot); with an upcoming
+booking the booking comes first, because "when is it, can I move it" is then the likeliest
+question. Definitions are plain data (a grid, catalog keys,
 postback data) so the LINE adapter can turn them into LINE's JSON and an image, and tests can
 check LINE's limits without LINE.
 """
@@ -29,6 +30,7 @@ MENU_BOOKINGS: Final = "menu.bookings"
 MENU_SELFCHECK: Final = "menu.selfcheck"
 MENU_FAQ: Final = "menu.faq"
 MENU_HUB: Final = "menu.hub"
+MENU_TALK: Final = "menu.talk"
 
 PRIVACY_LINK: Final = "privacy"
 """A link the edge resolves per channel (the privacy notice URL is a setting, not data)."""
@@ -159,7 +161,8 @@ REGISTERED_MENU: Final = RichMenuDefinition(
     rows=2,
     chat_bar=Text("richmenu.chat_bar.registered"),
     areas=(
-        _area("book", MENU_BOOK, Cell(0, 0, columns=2), emphasis=True),
+        _area("book", MENU_BOOK, Cell(0, 0), emphasis=True),
+        _area("talk", MENU_TALK, Cell(1, 0)),
         _area("bookings", MENU_BOOKINGS, Cell(2, 0)),
         *_second_row(),
     ),
@@ -175,10 +178,11 @@ BOOKED_MENU: Final = RichMenuDefinition(
         _area(
             "bookings",
             MENU_BOOKINGS,
-            Cell(0, 0, columns=2),
+            Cell(0, 0),
             emphasis=True,
             caption="richmenu.caption.bookings_upcoming",
         ),
+        _area("talk", MENU_TALK, Cell(1, 0)),
         _area("book", MENU_BOOK, Cell(2, 0), caption="richmenu.caption.book_another"),
         *_second_row(),
     ),

@@ -143,6 +143,8 @@ class SlackMessage:
     edits: int = 0
     reactions: list[str] = field(default_factory=list)
     metadata: dict[str, Any] | None = None
+    user: str | None = None
+    """A person who wrote it in Slack (post_as_user); None for the bot's own messages."""
 
 
 @dataclass
@@ -546,6 +548,19 @@ class SlackApiStandin:
         with self._lock:
             state = self._views.get(view_id)
             return None if state is None else self._view_object(state)
+
+    def post_as_user(
+        self, channel: str, user_id: str, text: str, *, thread_ts: str | None = None
+    ) -> SlackMessage:
+        """A person writes in a channel (or a thread), as in the Slack client: the message is
+        in the channel's history; the Events API callback is theirs to send (SlackPerson.say)."""
+        now = self.clock()
+        ts = self._next_ts(now)
+        msg = SlackMessage(channel, ts, text, None, thread_ts, now, {"text": text}, user=user_id)
+        with self._lock:
+            self._messages[(channel, ts)] = msg
+        self.recorder._add("messages", msg)
+        return msg
 
     def dm_channel_for(self, user_id: str) -> str:
         """The id conversations.open answers for a DM with ``user_id``."""
@@ -1012,12 +1027,13 @@ class SlackApiStandin:
     def _history_item(self, msg: SlackMessage, with_metadata: bool) -> dict[str, Any]:
         item: dict[str, Any] = {
             "type": "message",
-            "user": self.bot_user_id,
-            "bot_id": self.bot_id,
+            "user": msg.user or self.bot_user_id,
             "text": msg.text or "",
             "ts": msg.ts,
             "team": self.team_id,
         }
+        if msg.user is None:
+            item["bot_id"] = self.bot_id
         if msg.blocks:
             item["blocks"] = msg.blocks
         if msg.thread_ts:

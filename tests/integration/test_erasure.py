@@ -117,6 +117,7 @@ OWNER_TRACES = (
     "また相談したい",
     "感謝しています",
     "鷲尾さんから電話",
+    "駐車場はありますか",
 )
 # Someone else, whose data must stay as it is.
 OTHER_TRACES = ("榊原 悠真", "08011112222", "榊原です、相談したい", "榊原さんの相談", "榊原様へ")
@@ -621,6 +622,8 @@ async def lives(
     slots = [a for a in actions(offers) if "booking.pick" in a["data"]]
     assert slots, texts(offers)
     await owner.tap(slots[0]["label"], offers)
+    # Their own words to the hub, outside any form: kept on the case, relayed to its thread.
+    await owner.say("当日、駐車場はありますか")
     sessions = container.session_factory
     async with sessions() as session:
         identity = await session.scalar(
@@ -656,6 +659,7 @@ async def test_a_deletion_request_leaves_no_trace_and_every_figure_unchanged(
         "inbox_events.payload",
         "outbox_messages.payload",
         "cases.description",
+        "case_messages.body",
         "persons.display_name",
         "channel_identities.external_user_id",
     }

@@ -592,6 +592,8 @@ def test_the_manifest_asks_for_what_the_app_uses() -> None:
     assert set(settings["event_subscriptions"]["bot_events"]) == {
         "app_home_opened",
         "reaction_added",
+        "message.channels",
+        "message.groups",
         "app_uninstalled",
         "tokens_revoked",
     }

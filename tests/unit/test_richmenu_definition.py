@@ -93,11 +93,12 @@ def test_texts_exist_in_every_language_and_fit_lines_limits(
             assert catalog.render(area.action.display, locale).strip()
 
 
-def test_the_registered_menu_offers_the_five_actions_in_japanese(catalog: Catalog) -> None:
+def test_the_registered_menu_offers_the_six_actions_in_japanese(catalog: Catalog) -> None:
     menu = MENUS[REGISTERED]
     labels = [catalog.render(area.label, "ja") for area in menu.areas]
     assert labels == [
         "相談を予約する",
+        "相談員と話す",
         "予約の確認・変更",
         "経営セルフチェック",
         "よくある質問",
@@ -106,6 +107,7 @@ def test_the_registered_menu_offers_the_five_actions_in_japanese(catalog: Catalo
     data = [area.action.data for area in menu.areas if isinstance(area.action, Postback)]
     assert data == [
         "a=menu.book",
+        "a=menu.talk",
         "a=menu.bookings",
         "a=menu.selfcheck",
         "a=menu.faq",
@@ -113,6 +115,7 @@ def test_the_registered_menu_offers_the_five_actions_in_japanese(catalog: Catalo
     ]
     assert [postbacks.decode(d)[0] for d in data] == [
         "menu.book",
+        "menu.talk",
         "menu.bookings",
         "menu.selfcheck",
         "menu.faq",

@@ -235,7 +235,7 @@ def _message_json(message: Any) -> dict[str, Any]:
         "blocks": message.blocks,
         "thread_ts": message.thread_ts,
         "at": message.at.isoformat(),
-        "user": "bot",
+        "user": getattr(message, "user", None) or "bot",
         "edited": message.edits > 0,
         "reactions": list(message.reactions),
     }
@@ -323,5 +323,14 @@ def _slack_request(
             str(interaction.get("reaction") or "eyes"),
             str(interaction["channel"]),
             str(interaction["ts"]),
+        )
+    if kind == "message":
+        text = str(interaction.get("text") or "")
+        if not text.strip():
+            raise ValueError("a message needs text")
+        return person.say(
+            str(interaction["channel"]),
+            text,
+            thread_ts=str(interaction["thread_ts"]) if interaction.get("thread_ts") else None,
         )
     raise ValueError(f"unknown kind {kind!r}")

@@ -52,6 +52,54 @@ class LineOwner:
         }
         return self._event({"type": "message", "message": message})
 
+    def sticker(self, package_id: str, sticker_id: str) -> SignedRequest:
+        message = {
+            "id": self._message_id(),
+            "type": "sticker",
+            "packageId": package_id,
+            "stickerId": sticker_id,
+            "stickerResourceType": "STATIC",
+            "quoteToken": secrets.token_urlsafe(24),
+        }
+        return self._event({"type": "message", "message": message})
+
+    def image(self, message_id: str | None = None) -> SignedRequest:
+        """A photo sent from the phone: LINE keeps the bytes; the event carries only the id
+        under which the content API serves them (contentProvider "line")."""
+        message = {
+            "id": message_id or self._message_id(),
+            "type": "image",
+            "contentProvider": {"type": "line"},
+            "quoteToken": secrets.token_urlsafe(24),
+        }
+        return self._event({"type": "message", "message": message})
+
+    def file(self, file_name: str, file_size: int, message_id: str | None = None) -> SignedRequest:
+        message = {
+            "id": message_id or self._message_id(),
+            "type": "file",
+            "fileName": file_name,
+            "fileSize": file_size,
+        }
+        return self._event({"type": "message", "message": message})
+
+    def location(
+        self, title: str, address: str, latitude: float, longitude: float
+    ) -> SignedRequest:
+        message = {
+            "id": self._message_id(),
+            "type": "location",
+            "title": title,
+            "address": address,
+            "latitude": latitude,
+            "longitude": longitude,
+        }
+        return self._event({"type": "message", "message": message})
+
+    @staticmethod
+    def _message_id() -> str:
+        return str(uuid.uuid4().int)[:18]
+
     def postback(self, data: str, params: dict[str, str] | None = None) -> SignedRequest:
         postback: dict[str, Any] = {"data": data}
         if params:

@@ -167,6 +167,24 @@ class SlackPerson:
             }
         )
 
+    def say(self, channel: str, text: str, *, thread_ts: str | None = None) -> SignedRequest:
+        """Write in a channel or a card's thread: the message lands in the stand-in, and the
+        request is the `message` event Slack sends the app about it (text escaped as Slack
+        escapes &, < and >)."""
+        posted = self.slack.post_as_user(channel, self.user_id, text, thread_ts=thread_ts)
+        event: dict[str, Any] = {
+            "type": "message",
+            "channel": channel,
+            "channel_type": "channel",
+            "user": self.user_id,
+            "text": text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"),
+            "ts": posted.ts,
+            "event_ts": posted.ts,
+        }
+        if thread_ts:
+            event["thread_ts"] = thread_ts
+        return self._event(event)
+
     # -- plumbing ------------------------------------------------------------------------------
 
     def _user(self) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from core.db.models.audit import AuditLog
 from core.db.models.bookings import ACTIVE_BOOKING_CONDITION, Booking
 from core.db.models.businesses import Business, BusinessMerge
+from core.db.models.case_messages import CaseMessage
 from core.db.models.cases import Case, CaseStatusHistory
 from core.db.models.consultations import ConsultationRecord
 from core.db.models.conversations import ConversationStateRow
@@ -31,6 +32,7 @@ __all__ = [
     "Business",
     "BusinessMerge",
     "Case",
+    "CaseMessage",
     "CaseStatusHistory",
     "ChannelIdentity",
     "CoAvailabilityException",

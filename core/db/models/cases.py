@@ -13,7 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db.base import Base
 from core.db.models.hubs import ID, enum_type
-from core.domain.enums import ActorKind, BookingMode, CaseSource, CaseStatus
+from core.domain.enums import ActorKind, BookingMode, CaseKind, CaseSource, CaseStatus
 
 
 class Case(Base):
@@ -34,6 +34,12 @@ class Case(Base):
     person_id: Mapped[int | None] = mapped_column(ID, ForeignKey("persons.id"), index=True)
     """The owner's contact for the case."""
     source: Mapped[CaseSource] = mapped_column(enum_type(CaseSource, "source", 16))
+    kind: Mapped[CaseKind] = mapped_column(
+        enum_type(CaseKind, "kind", 16),
+        default=CaseKind.CONSULTATION,
+        server_default=CaseKind.CONSULTATION.value,
+    )
+    """お問い合わせ cases (an owner's question to a person) are told apart on the card."""
     topics: Mapped[list[str]] = mapped_column(JSON, default=list)
     """Topic values as plain strings (core.domain.topics.Topic)."""
     description: Mapped[str | None] = mapped_column(Text)
