@@ -33,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import mimetypes
 import random
 import time
 from collections.abc import Callable
@@ -46,6 +47,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bots.line.render import render_line
 from bots.slack.render import render_slack
 from core import push_budget
+from core.chat.attachments import MAX_ATTACHMENT_BYTES, SLACK_FILE_KIND
 from core.clock import Clock, SystemClock, to_jst
 from core.coordinators.cards import SLACK_TEAM
 from core.db.models import Hub, LineChannel
@@ -54,7 +56,7 @@ from core.db.models.richmenus import deployed_menu_ids
 from core.db.session import unit_of_work
 from core.domain.enums import OutboxStatus, Platform
 from core.hub_calendar import DEFAULT_CALENDAR, HubCalendar, hub_calendars
-from core.i18n import Catalog
+from core.i18n import Catalog, Text
 from core.messages import OutgoingMessage, decode_message
 from core.notify import warn_push_budget
 from core.outbox import policy, store
@@ -71,6 +73,7 @@ from core.outbox.policy import (
 from core.outbox.store import ClaimedMessage
 from core.workspaces import DISCONNECTED, NOT_INSTALLED, Workspace, hub_workspaces, tell_hq_and_cco
 from integrations.line.client import LineSender
+from integrations.line.content import LineContent
 from integrations.line.richmenu_client import RichMenuClient
 from integrations.ratelimit import RateLimiter
 from integrations.slack.client import SlackSender, outbox_metadata
@@ -151,6 +154,7 @@ class Dispatcher:
         self.concurrency = max(1, concurrency)
         timeout = container.settings.send_timeout_seconds
         self.line = line or LineSender(str(settings.line_api_base_url), timeout=timeout)
+        self.line_content = LineContent(str(settings.line_data_api_base_url))
         self.slack = slack or SlackSender(
             str(settings.slack_api_base_url),
             settings.slack_bot_token.get_secret_value(),
@@ -623,6 +627,8 @@ class Dispatcher:
         wait = await self._acquire(key)
         if wait > 0:
             return _Result(None, "none", defer_for=wait)
+        if kind == SLACK_FILE_KIND:
+            return await self._send_slack_file(message, raw, token, key)
         if kind == "slack_home":
             call = self.slack.publish_home(message.recipient, raw["view"], token=token)
         elif kind == "slack_update":
@@ -670,6 +676,62 @@ class Dispatcher:
                 text,
                 blocks,
                 thread_ts=thread_ts,
+                metadata=outbox_metadata(message.id),
+                token=token,
+            )
+        outcome = await self._timed("slack", call)
+        decision = policy.classify(
+            outcome, platform="slack", endpoint="slack", attempt=message.attempts, rng=self.rng
+        )
+        if isinstance(decision, Retry) and outcome.retry_after is not None:
+            self.limiter.block(key, outcome.retry_after)
+        return _Result(decision, "slack", limiter_key=key)
+
+    async def _send_slack_file(
+        self, message: ClaimedMessage, raw: dict[str, Any], token: str, key: str
+    ) -> _Result:
+        """An owner's photo or file, fetched from LINE and shared in the case's thread.
+
+        What LINE no longer has (its content expires) or what is over the size limit still
+        reaches the thread as words, so the CO knows something came and can ask for it.
+        """
+        channel = str(raw.get("channel") or message.recipient)
+        thread_ts = raw.get("thread_ts")
+        if not thread_ts and raw.get("thread_ts_ref"):
+            thread_ts, unresolved = await self._resolve_ts_ref(str(raw["thread_ts_ref"]), message)
+            if unresolved is not None:
+                return _Result(unresolved, "none")
+        comment, _blocks = self._render_slack(raw, message.locale)
+        access = await self._line_token(str(raw.get("line_channel") or DEFAULT_CHANNEL))
+        content = await self.line_content.fetch(
+            access, str(raw.get("message_id") or ""), max_bytes=MAX_ATTACHMENT_BYTES
+        )
+        if content.outcome.succeeded:
+            name = str(raw.get("file_name") or "") or _file_name(raw, content.content_type)
+            call = self.slack.upload_file(
+                channel,
+                filename=name,
+                content=content.data,
+                title=name,
+                initial_comment=comment,
+                thread_ts=str(thread_ts) if thread_ts else None,
+                token=token,
+            )
+        else:
+            status = content.outcome.status
+            if not content.too_large and (status is None or status >= 500 or status == 429):
+                after = policy.backoff(message.attempts, self.rng)
+                return _Result(Retry(after, f"line_content:{content.outcome.error}"), "none")
+            reason = "too_large" if content.too_large else "gone"
+            note = self.catalog.render(
+                Text(f"chat.slack.content_{reason}", max_mb=MAX_ATTACHMENT_BYTES // 2**20),
+                message.locale,
+            )
+            call = self.slack.post_message(
+                channel,
+                f"{comment}\n{note}",
+                [],
+                thread_ts=str(thread_ts) if thread_ts else None,
                 metadata=outbox_metadata(message.id),
                 token=token,
             )
@@ -785,6 +847,7 @@ class Dispatcher:
             await client.aclose()
         self._rich_menus.clear()
         await self.line.aclose()
+        await self.line_content.aclose()
         await self.slack.aclose()
 
 
@@ -873,6 +936,12 @@ def _stale_after(payload: dict[str, Any]) -> datetime | None:
             moment = moment.replace(tzinfo=UTC)
         earliest = moment if earliest is None else min(earliest, moment)
     return earliest
+
+
+def _file_name(raw: dict[str, Any], content_type: str) -> str:
+    """A name for a photo LINE sent without one: by its message id and its type."""
+    extension = mimetypes.guess_extension(content_type) or ".bin"
+    return f"line-{raw.get('message_id') or 'photo'}{extension}"
 
 
 def _neutral_messages(payload: dict[str, Any]) -> list[OutgoingMessage]:

@@ -25,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.calendar import DAY_END, DAY_START
+from core.chat.attachments import MAX_ATTACHMENT_BYTES, why_not_shown
 from core.clock import to_jst
 from core.conversation import ConversationState, PastAttempt, Status, encode_answers
 from core.db.models import Business, Case, CaseMessage, Coordinator, Hub, Person
@@ -217,16 +218,34 @@ def owner_words_text(words: CaseMessage) -> Text:
 
 
 async def _to_slack(ctx: OwnerContext, case: Case, record: CaseMessage, *, first: bool) -> None:
-    from core.chat.threads import post_in_thread  # threads import cards, which import owners
+    # threads import cards, which import the owners' modules: imported when first needed
+    from core.chat.threads import post_file_in_thread, post_in_thread
 
     business = await ctx.session.get(Business, case.business_id) if case.business_id else None
     writer = owner_label(ctx.owner.person, business)
     texts = [Text("chat.slack.from_owner", writer=writer, words=owner_words_text(record))]
+    withheld = why_not_shown(record) if record.content_type in ("image", "file") else None
+    if withheld in ("too_large", "type"):
+        texts.append(Text(f"chat.slack.file_{withheld}", max_mb=MAX_ATTACHMENT_BYTES // 2**20))
     if first:
         texts.append(Text("chat.slack.rule"))
     reply = Action(Text("chat.slack.reply_button"), f"{REPLY_ACTION}&c={case.id}")
     message = OutgoingMessage(texts=tuple(texts), choices=(reply,))
-    await post_in_thread(ctx.session, case, message, key=f"chat:{record.source_key}", now=ctx.now)
+    key = f"chat:{record.source_key}"
+    attachment = record.attachment or {}
+    if record.content_type in ("image", "file") and withheld is None:
+        await post_file_in_thread(
+            ctx.session,
+            case,
+            OutgoingMessage(texts=tuple(texts)),
+            line_channel=ctx.event.channel_key,
+            message_id=str(attachment["message_id"]),
+            file_name=str(attachment.get("file_name") or "") or None,
+            key=key,
+            now=ctx.now,
+        )
+    else:
+        await post_in_thread(ctx.session, case, message, key=key, now=ctx.now)
     if case.assigned_co_id is not None:
         co = await ctx.session.get(Coordinator, case.assigned_co_id)
         if co is not None and co.active:

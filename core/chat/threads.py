@@ -13,12 +13,51 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.chat.attachments import SLACK_FILE_KIND
 from core.coordinators.cards import CARD_KIND, current_card
 from core.db.models import Case, Hub, OutboxMessage
 from core.domain.enums import Platform
 from core.messages import OutgoingMessage, encode_message
 from core.notify import notify_cco
 from core.outbox.store import add_raw
+
+
+async def post_file_in_thread(
+    session: AsyncSession,
+    case: Case,
+    comment: OutgoingMessage,
+    *,
+    line_channel: str,
+    message_id: str,
+    file_name: str | None,
+    key: str,
+    now: datetime,
+) -> OutboxMessage | None:
+    """Queue an owner's photo or file for the case's thread, fetched from LINE at send time;
+    without a card only the comment goes to the CCOs (they cannot see a file in a DM of ours
+    without it, and the case view lists it)."""
+    card = await current_card(session, case.id)
+    if card is None:
+        return await post_in_thread(session, case, comment, key=key, now=now)
+    return await add_raw(
+        session,
+        platform=Platform.SLACK,
+        channel_id=card.channel_id,
+        recipient=card.recipient,
+        payload={
+            "channel": card.recipient,
+            "thread_ts_ref": card.idempotency_key,
+            "messages": [encode_message(comment)],
+            "line_channel": line_channel,
+            "message_id": message_id,
+            "file_name": file_name,
+        },
+        kind=SLACK_FILE_KIND,
+        idempotency_key=key,
+        now=now,
+        case_id=case.id,
+        hub_id=card.hub_id,
+    )
 
 
 async def post_in_thread(

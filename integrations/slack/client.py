@@ -116,6 +116,43 @@ class SlackSender:
             id_field="ts",
         )
 
+    async def upload_file(
+        self,
+        channel: str,
+        *,
+        filename: str,
+        content: bytes,
+        title: str,
+        initial_comment: str,
+        thread_ts: str | None = None,
+        token: str | None = None,
+    ) -> SendOutcome:
+        """Share a file in a channel or thread through Slack's external upload flow
+        (files.getUploadURLExternal, the upload itself, files.completeUploadExternal: the SDK's
+        files_upload_v2); request_id is the file's id. Files carry no message metadata, so a
+        retry after a lost answer may share the file twice: a duplicate photo, not a lost one."""
+        try:
+            response = await self.client.files_upload_v2(
+                channel=channel,
+                filename=filename,
+                content=content,
+                title=title,
+                initial_comment=initial_comment,
+                thread_ts=thread_ts,
+                request_file_info=False,
+                **_auth(token),
+            )
+        except SlackApiError as exc:
+            return _from_error(exc.response)
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            return SendOutcome(status=None, error=type(exc).__name__)
+        except SlackClientError as exc:
+            return SendOutcome(status=None, error=type(exc).__name__)
+        data = response.data if isinstance(response.data, dict) else {}
+        shared = data.get("file") if isinstance(data.get("file"), dict) else {}
+        file_id = str(shared.get("id") or "") or None
+        return SendOutcome(status=response.status_code, request_id=file_id, ok=True)
+
     async def find_post(
         self,
         channel: str,

@@ -344,6 +344,7 @@ class LineApiStandin:
         self._rate_limits.update(rate_limits or {})
         self._buckets: dict[tuple[str, str], TokenBucket] = {}
         self._blocked: set[str] = set(blocked)
+        self._contents: dict[str, tuple[bytes, str]] = {}
         self._profiles: dict[str, dict[str, Any]] = {}
         self._reply_tokens: dict[str, _ReplyToken] = {}
         # (channel, retry key) -> (accepted at, request id, sentMessages)
@@ -377,6 +378,12 @@ class LineApiStandin:
         """These users have blocked the account: pushes answer 200 but deliver nothing."""
         with self._lock:
             self._blocked.update(user_ids)
+
+    def add_content(self, message_id: str, data: bytes, content_type: str) -> None:
+        """What a user sent (a photo, a file): LINE keeps the bytes and serves them from the
+        data API (`GET /v2/bot/message/{messageId}/content`) to the channel's bot."""
+        with self._lock:
+            self._contents[message_id] = (data, content_type)
 
     def unblock(self, *user_ids: str) -> None:
         with self._lock:
@@ -971,6 +978,14 @@ class LineApiStandin:
             with self._lock:
                 menu.image, menu.content_type = ctx.raw, ctype
             return _Answer(200, {})
+
+        @r("GET", "/v2/bot/message/{messageId}/content")
+        async def message_content(ctx: _Ctx) -> _Answer:
+            with self._lock:
+                found = self._contents.get(ctx.params["messageId"])
+            if found is None:
+                return _err(404, MSG_NOT_FOUND)
+            return _Answer(200, found[0], media_type=found[1])
 
         @r("GET", "/v2/bot/richmenu/{richMenuId}/content")
         async def download_image(ctx: _Ctx) -> _Answer:

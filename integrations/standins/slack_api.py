@@ -43,7 +43,7 @@ from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from integrations.standins._common import Clock, FaultScript, TokenBucket, checked_clock
@@ -143,6 +143,9 @@ class SlackMessage:
     edits: int = 0
     reactions: list[str] = field(default_factory=list)
     metadata: dict[str, Any] | None = None
+    files: list[dict[str, Any]] = field(default_factory=list)
+    """Files shared with the message (files.completeUploadExternal): id, name, title,
+    mimetype, size."""
     user: str | None = None
     """A person who wrote it in Slack (post_as_user); None for the bot's own messages."""
 
@@ -379,11 +382,17 @@ class SlackApiStandin:
             "conversations.open": self._conversations_open,
             "users.info": self._users_info,
             "reactions.add": self._reactions_add,
+            "files.getUploadURLExternal": self._files_get_upload_url,
+            "files.completeUploadExternal": self._files_complete_upload,
         }
+        self._uploads: dict[str, dict[str, Any]] = {}  # file id -> what getUploadURL promised
+        self._file_bytes: dict[str, bytes] = {}
+        self._base_url = "http://127.0.0.1"
         self.app = Starlette(
             routes=[
                 Route("/api/{method}", self._dispatch, methods=["GET", "POST"]),
                 Route("/respond/{channel}/{user}/{nonce}", self._respond, methods=["POST"]),
+                Route("/upload/v1/{file_id}", self._upload, methods=["POST"]),
             ]
         )
 
@@ -562,6 +571,82 @@ class SlackApiStandin:
         self.recorder._add("messages", msg)
         return msg
 
+    def file_name(self, file_id: str) -> str | None:
+        with self._lock:
+            promised = self._uploads.get(file_id)
+            return None if promised is None else str(promised["filename"])
+
+    def file_content(self, file_id: str) -> bytes | None:
+        """The bytes uploaded for a shared file (what a person would download)."""
+        with self._lock:
+            return self._file_bytes.get(file_id)
+
+    async def _files_get_upload_url(self, args: dict[str, Any], now: datetime) -> dict[str, Any]:
+        """Step 1 of the external upload: a file id and a one-time URL for the bytes."""
+        filename = str(args.get("filename") or "").strip()
+        if not filename:
+            raise SlackError("invalid_arguments")
+        try:
+            length = int(args.get("length") or 0)
+        except (TypeError, ValueError) as exc:
+            raise SlackError("invalid_arguments") from exc
+        if length <= 0:
+            raise SlackError("invalid_arguments")
+        file_id = make_slack_id("F")
+        with self._lock:
+            self._uploads[file_id] = {"filename": filename, "length": length, "done": False}
+        return {"upload_url": f"{self._base_url}/upload/v1/{file_id}", "file_id": file_id}
+
+    async def _upload(self, request: Request) -> Response:
+        """Step 2: the bytes, POSTed to the URL step 1 gave; their length must match."""
+        file_id = request.path_params["file_id"]
+        data = await request.body()
+        with self._lock:
+            promised = self._uploads.get(file_id)
+            if promised is None or promised.get("received"):
+                return PlainTextResponse("upload url not found", 404)
+            if len(data) != promised["length"]:
+                return PlainTextResponse("length mismatch", 400)
+            promised["received"] = True
+            self._file_bytes[file_id] = data
+        return PlainTextResponse(f"OK - {len(data)}")
+
+    async def _files_complete_upload(self, args: dict[str, Any], now: datetime) -> dict[str, Any]:
+        """Step 3: share the uploaded files in a channel (or a thread), as one message."""
+        raw = self._json_arg(args, "files")
+        if not isinstance(raw, list) or not raw:
+            raise SlackError("invalid_arguments")
+        shared: list[dict[str, Any]] = []
+        with self._lock:
+            for item in raw:
+                file_id = str(item.get("id") or "") if isinstance(item, dict) else ""
+                promised = self._uploads.get(file_id)
+                if promised is None or not promised.get("received"):
+                    raise SlackError("file_not_found")
+                if promised["done"]:
+                    raise SlackError("file_already_completed")
+                promised["done"] = True
+                shared.append(
+                    {
+                        "id": file_id,
+                        "name": promised["filename"],
+                        "title": str(item.get("title") or promised["filename"]),
+                        "size": promised["length"],
+                        "mimetype": _mimetype(promised["filename"]),
+                    }
+                )
+        channel_arg = args.get("channel_id")
+        if channel_arg:
+            channel = self._resolve_channel(channel_arg)
+            ts = self._next_ts(now)
+            thread_ts = args.get("thread_ts") or None
+            comment = str(args.get("initial_comment") or "")
+            msg = SlackMessage(channel, ts, comment, None, thread_ts, now, dict(args), files=shared)
+            with self._lock:
+                self._messages[(channel, ts)] = msg
+            self.recorder._add("messages", msg)
+        return {"files": [{"id": f["id"], "title": f["title"]} for f in shared]}
+
     def dm_channel_for(self, user_id: str) -> str:
         """The id conversations.open answers for a DM with ``user_id``."""
         return make_slack_id("D", "dm:" + user_id)
@@ -570,6 +655,7 @@ class SlackApiStandin:
     async def _dispatch(self, request: Request) -> Response:
         now = self.clock()
         method = request.path_params["method"]
+        self._base_url = str(request.base_url).rstrip("/")
         args: dict[str, Any] = dict(request.query_params)
         raw = await request.body()
         ctype = request.headers.get("content-type", "")
@@ -1040,6 +1126,8 @@ class SlackApiStandin:
             item["thread_ts"] = msg.thread_ts
         if with_metadata and msg.metadata:
             item["metadata"] = msg.metadata
+        if msg.files:
+            item["files"] = [dict(f) for f in msg.files]
         return item
 
     @staticmethod
@@ -1299,6 +1387,12 @@ class SlackApiStandin:
 
 
 DROPPED_ANSWER_LOG = "ASGI callable returned without completing response."
+
+
+def _mimetype(filename: str) -> str:
+    import mimetypes
+
+    return mimetypes.guess_type(filename)[0] or "application/octet-stream"
 
 
 class _NotDroppedAnswers(logging.Filter):

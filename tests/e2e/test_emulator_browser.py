@@ -1,10 +1,14 @@
-"""The emulator in a real browser: an owner books on the phone, a CO claims it in Slack.
+"""The emulator in a real browser: an owner books on the phone, a CO claims it in Slack, and
+a person is behind the bot: the owner's own question reaches the case's thread, and the CO's
+answer, written in the thread, reaches the phone under the CO's name.
 
 `yorozu serve` runs as a real process on a fresh SQLite file, with the emulator on as in the
 embedded development default; headless Chromium (Debian's package, driven by Playwright)
 opens the page and uses it as a person would: it follows the account, consents, answers the
 intake, takes the first offered slot, sees the confirmation card, then switches to the Slack
-pane as 高橋 浩二 (a CO of the Tokyo hub) and claims the new case from its card.
+pane as 高橋 浩二 (a CO of the Tokyo hub) and claims the new case from its card. The owner then
+types a question; 高橋さん reads it in the card's thread and answers there with 「返信:」, and
+a photo sent from the phone appears in the thread.
 A screenshot of the end state is kept in test-artifacts/ for people to look at.
 """
 
@@ -200,3 +204,36 @@ def _story(page, expect, service: str) -> None:  # type: ignore[no-untyped-def]
     # ...and the card in Slack now carries the date.
     expect(card).to_contain_text("相談日時")
     expect(card).to_contain_text("（来所）")
+
+    # The owner types a question of their own: no menu hint, a person will answer.
+    before = bot.count()
+    page.get_by_test_id("line-input").fill("当日は駐車場を使えますか？")
+    page.get_by_test_id("line-send").click()
+    expect(bot).not_to_have_count(before)
+    said("メッセージを受け付けました")
+    expect(bot.last).not_to_contain_text("メニューから")
+
+    # 高橋さん sees it in the card's thread and answers there; the thread says the rule.
+    question = page.get_by_test_id("slack-message").filter(has_text="当日は駐車場を使えますか")
+    expect(question.last).to_contain_text("「返信:」で始めて")
+    card.get_by_test_id("slack-reply-in-thread").click()
+    expect(page.get_by_test_id("slack-thread-target")).to_be_visible()
+    page.get_by_test_id("slack-command-input").fill(
+        "返信: 2台分ございます。お気をつけてお越しください。"
+    )
+    page.get_by_test_id("slack-command-send").click()
+    notes = page.get_by_test_id("slack-message")
+    expect(notes.filter(has_text="2台分ございます").first).to_be_visible()
+    sent = notes.filter(has_text=re.compile("相談者の LINE に送りました|夜間のため"))
+    expect(sent.last).to_be_visible()
+    if "夜間のため" in (sent.last.text_content() or ""):
+        # Quiet hours hold the answer until the window opens: move the clock to 09:00.
+        page.get_by_test_id("clock-advance-next9").click()
+    answer = bot.filter(has_text="【東京都よろず支援拠点 高橋 浩二】")
+    expect(answer.last).to_contain_text("2台分ございます")
+
+    # A photo from the phone is fetched from LINE and shown in the same thread.
+    page.get_by_test_id("line-photo").click()
+    photo = page.get_by_test_id("slack-file-image")
+    expect(photo.first).to_be_visible()
+    assert photo.first.evaluate("image => image.naturalWidth") == 480

@@ -323,3 +323,56 @@ def _texts(messages: list[dict[str, Any]]) -> list[str]:
 
 def _now(world: World) -> datetime:
     return world.clock.now()
+
+
+def _png() -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 80, 40)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+async def test_a_photo_from_the_phone_is_shown_in_the_thread(world: World) -> None:
+    owner = Owner(world, "chat-owner-photo")
+    await owner.join()
+    await owner.says("店舗の外観です")
+    photo = _png()
+    world.platforms.line.add_content("500000000000000001", photo, "image/png")
+    await world.send(owner.phone.image("500000000000000001"))
+    await world.settle()
+
+    (card,) = cards(world)
+    shared = [
+        message
+        for message in world.platforms.slack.recorder.thread(card.channel, card.ts)
+        if message.files
+    ]
+    assert len(shared) == 1
+    (file,) = shared[0].files
+    assert file["mimetype"] == "image/png"
+    assert world.platforms.slack.file_content(file["id"]) == photo
+    assert "写真が送られました" in (shared[0].text or "")
+    case = await only_case(world)
+    kinds = [row.content_type for row in await messages_of(world, case.id)]
+    assert kinds == ["text", "image"]
+
+
+async def test_what_cannot_be_shown_is_still_named_in_the_thread(world: World) -> None:
+    owner = Owner(world, "chat-owner-bigfile")
+    await owner.join()
+    await world.send(owner.phone.file("決算書.pdf", 50 * 2**20))
+    await world.settle()
+    await world.send(owner.phone.image("500000000000000099"))  # LINE no longer has it
+    await world.settle()
+    await world.send(owner.phone.location("本店", "東京都八王子市旭町1-1", 35.655, 139.338))
+    await world.settle()
+
+    (card,) = cards(world)
+    texts = thread(world, card)
+    assert any("決算書.pdf" in t and "10 MB を超える" in t for t in texts)
+    assert any("保存期間を過ぎた" in t for t in texts)
+    assert any("東京都八王子市旭町1-1" in t for t in texts)
+    assert not world.platforms.slack.recorder.calls("files.getUploadURLExternal")

@@ -7,6 +7,7 @@ service sent to the stand-ins, and moves the clock.
 
 from __future__ import annotations
 
+import mimetypes
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -43,7 +44,7 @@ def _clock_json(runtime: EmulatorRuntime) -> dict[str, Any]:
 
 
 class LineEvent(BaseModel):
-    type: str = Field(pattern="^(follow|unfollow|message|postback)$")
+    type: str = Field(pattern="^(follow|unfollow|message|postback|image)$")
     text: str | None = Field(default=None, max_length=5000)
     data: str | None = Field(default=None, max_length=300)
     params: dict[str, str] | None = None
@@ -179,6 +180,9 @@ def emulator_router() -> APIRouter:
         elif event.type == "unfollow":
             prepared = owner.unfollow()
             runtime.followed.discard(owner.user_id)
+        elif event.type == "image":
+            message_id = runtime.sample_photo()
+            prepared = owner.image(message_id)
         elif event.type == "message":
             if not event.text:
                 raise HTTPException(422, "text: a message needs some text")
@@ -193,6 +197,16 @@ def emulator_router() -> APIRouter:
     async def slack_state(request: Request, user: str) -> dict[str, Any]:
         runtime = _runtime(request)
         return _slack_state(runtime, user, await runtime.channels())
+
+    @router.get("/api/slack/file/{file_id}")
+    async def slack_file(request: Request, file_id: str) -> Response:
+        """A file shared in Slack (an owner's photo), as a person in Slack would open it."""
+        runtime = _runtime(request)
+        data = runtime.platforms.slack.file_content(file_id)
+        if data is None:
+            raise HTTPException(404, "no such file")
+        kind = mimetypes.guess_type(runtime.platforms.slack.file_name(file_id) or "")[0]
+        return Response(data, media_type=kind or "application/octet-stream")
 
     @router.post("/api/slack/prepare")
     async def slack_prepare(request: Request, body: SlackPrepare) -> dict[str, Any]:
@@ -237,6 +251,10 @@ def _message_json(message: Any) -> dict[str, Any]:
         "at": message.at.isoformat(),
         "user": getattr(message, "user", None) or "bot",
         "edited": message.edits > 0,
+        "files": [
+            {**item, "url": f"/emulator/api/slack/file/{item['id']}"}
+            for item in getattr(message, "files", None) or []
+        ],
         "reactions": list(message.reactions),
     }
 

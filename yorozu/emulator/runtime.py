@@ -91,6 +91,25 @@ class EmulatorRuntime:
     def slack_person(self, user_id: str) -> SlackPerson:
         return self.platforms.slack_person(self.settings, user_id)
 
+    def sample_photo(self) -> str:
+        """A photo as the phone would send it: a small drawn picture kept by the LINE
+        stand-in under a fresh message id, for the service to fetch from the data API."""
+        import io
+        import secrets
+
+        from PIL import Image, ImageDraw
+
+        picture = Image.new("RGB", (480, 320), (236, 226, 208))
+        draw = ImageDraw.Draw(picture)
+        draw.rectangle((60, 120, 420, 300), fill=(160, 82, 45))
+        draw.polygon(((40, 130), (240, 30), (440, 130)), fill=(110, 60, 40))
+        draw.rectangle((210, 200, 270, 300), fill=(90, 50, 30))
+        buffer = io.BytesIO()
+        picture.save(buffer, format="JPEG", quality=80)
+        message_id = str(secrets.randbelow(10**17) + 10**17)
+        self.platforms.line.add_content(message_id, buffer.getvalue(), "image/jpeg")
+        return message_id
+
     async def personas(self) -> list[Persona]:
         """Everyone with a Slack id in the database: partner staff first, then hub staff."""
         people: list[Persona] = []

@@ -63,6 +63,7 @@ export class LinePane {
       { passive: false },
     );
     this.$("line-follow").addEventListener("click", () => this.follow());
+    this.$("line-photo").addEventListener("click", () => this.sendPhoto());
     this.$("line-menu-button").addEventListener("click", () => {
       this.$("line-menu").hidden = !this.$("line-menu").hidden;
     });
@@ -118,6 +119,11 @@ export class LinePane {
 
   follow() {
     this.deliver({ type: "follow" }, null);
+  }
+
+  /** A photo from the phone (the emulator draws a sample picture and keeps it in LINE). */
+  sendPhoto() {
+    this.deliver({ type: "image" }, "📷 写真 / photo");
   }
 
   unfollow() {

@@ -31,6 +31,7 @@ export class SlackPane {
       : { kind: "dm" };
     this.local = []; // command answers only the HTTP response carried: {channel, text, blocks, at}
     this.reacted = new Set(); // "persona:channel:ts" that got a 👀 from this page
+    this.threadTarget = null; // {channel, ts} the composer replies under, or null
     this.seen = new Map(); // location key → message count when last looked at
     this.homeKey = null;
     this.$ = (id) => document.getElementById(id);
@@ -104,8 +105,14 @@ export class SlackPane {
     }
     this.$("slack-composer").addEventListener("submit", (event) => {
       event.preventDefault();
-      this.runCommand();
+      const value = this.$("slack-command").value.trim();
+      if (value.startsWith("/") || (!this.threadTarget && this.where.kind !== "channel")) {
+        this.runCommand();
+      } else {
+        this.postMessage();
+      }
     });
+    this.$("slack-thread-target-clear").addEventListener("click", () => this.replyIn(null));
     for (const hint of document.querySelectorAll("[data-command-hint]")) {
       hint.addEventListener("click", () => {
         this.$("slack-command").value = hint.dataset.commandHint;
@@ -173,6 +180,41 @@ export class SlackPane {
     return answer;
   }
 
+  /** Reply in a message's thread from the composer (null: write in the channel again). */
+  replyIn(message) {
+    this.threadTarget = message ? { channel: message.channel, ts: message.ts } : null;
+    const box = this.$("slack-thread-target");
+    box.hidden = !message;
+    const input = this.$("slack-command");
+    if (message) {
+      const first = (message.text || "").split("\n")[0].slice(0, 40);
+      this.$("slack-thread-target-label").textContent = first;
+      input.placeholder = "返信: … と書くと相談者の LINE に届きます / start with 返信: to reach the owner";
+      input.focus();
+    } else {
+      input.placeholder = "/yorozu status ・ メッセージ / message";
+    }
+  }
+
+  /** The persona writes in the channel or the chosen thread, as in the Slack client. */
+  async postMessage() {
+    const input = this.$("slack-command");
+    const text = input.value.trim();
+    if (!text) return;
+    const target = this.threadTarget;
+    const channel = target ? target.channel : this.where.kind === "channel" ? this.where.id : null;
+    if (!channel) {
+      toast("チャンネルかスレッドを選んでください / pick a channel or a thread");
+      return;
+    }
+    try {
+      await this.send({ kind: "message", channel, thread_ts: target ? target.ts : null, text });
+      input.value = "";
+    } catch (error) {
+      toast(error.message);
+    }
+  }
+
   async runCommand() {
     const input = this.$("slack-command");
     const match = input.value.trim().match(/^(\/\S+)\s*([\s\S]*)$/);
@@ -235,6 +277,7 @@ export class SlackPane {
 
   go(where) {
     this.where = where;
+    if (this.threadTarget && this.threadTarget.channel !== where.id) this.replyIn(null);
     this.renderLocation();
     this.render();
     if (where.kind === "home") this.openHome();
@@ -370,10 +413,21 @@ export class SlackPane {
     ];
     return {
       key: message.key,
-      hash: hashOf([message.text, message.blocks, message.edited, message.thread_ts, reactions]),
+      hash: hashOf([
+        message.text,
+        message.blocks,
+        message.edited,
+        message.thread_ts,
+        reactions,
+        message.files,
+      ]),
       build: () => {
         const isReply = message.thread_ts && message.thread_ts !== message.ts;
         const inChannel = this.channels.some((c) => c.id === message.channel);
+        const human = message.user && message.user !== "bot";
+        const author = human
+          ? this.personas.find((p) => p.user_id === message.user)?.name || message.user
+          : BOT_NAME;
         const menu = el(
           "div",
           { class: "msg-menu", hidden: true },
@@ -402,15 +456,15 @@ export class SlackPane {
             testid: "slack-message",
             dataset: { channel: message.channel, ts: message.ts },
           },
-          el("div", { class: "slack-avatar" }, "よ"),
+          el("div", { class: `slack-avatar${human ? " is-person" : ""}` }, human ? author[0] : "よ"),
           el(
             "div",
             { class: "slack-msg-body" },
             el(
               "div",
               { class: "slack-msg-head" },
-              el("b", {}, BOT_NAME),
-              el("span", { class: "app-badge" }, "APP"),
+              el("b", {}, author),
+              human ? null : el("span", { class: "app-badge" }, "APP"),
               el("time", { title: jst.full(message.at) }, jst.time(message.at)),
               message.edited ? el("span", { class: "muted edited" }, "（編集済み）") : null,
               isReply ? el("span", { class: "muted" }, " ↳ スレッド返信") : null,
@@ -433,6 +487,18 @@ export class SlackPane {
           el(
             "div",
             { class: "msg-tools" },
+            inChannel && !isReply
+              ? el(
+                  "button",
+                  {
+                    type: "button",
+                    title: "スレッドで返信 / reply in thread",
+                    testid: "slack-reply-in-thread",
+                    onclick: () => this.replyIn(message),
+                  },
+                  "💬",
+                )
+              : null,
             inChannel
               ? el(
                   "button",
@@ -512,8 +578,25 @@ export class SlackPane {
           toast(error.message),
         ),
     };
-    if (message.blocks?.length) return renderBlocks(message.blocks, ctx);
-    return el("div", { class: "bk-text" }, mrkdwn(message.text, ctx));
+    const body = message.blocks?.length
+      ? renderBlocks(message.blocks, ctx)
+      : el("div", { class: "bk-text" }, mrkdwn(message.text, ctx));
+    if (!message.files?.length) return body;
+    return el(
+      "div",
+      {},
+      body,
+      message.files.map((file) =>
+        (file.mimetype || "").startsWith("image/")
+          ? el("img", {
+              class: "slack-file-image",
+              src: file.url,
+              alt: file.title || file.name,
+              testid: "slack-file-image",
+            })
+          : el("a", { class: "slack-file", href: file.url, testid: "slack-file" }, `📎 ${file.name}`),
+      ),
+    );
   }
 
   react(message) {
