@@ -36,7 +36,7 @@ import logging
 import mimetypes
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -679,6 +679,12 @@ class Dispatcher:
                 metadata=outbox_metadata(message.id),
                 token=token,
             )
+        return await self._slack_result(message, call, key)
+
+    async def _slack_result(
+        self, message: ClaimedMessage, call: Awaitable[SendOutcome], key: str
+    ) -> _Result:
+        """Make one Slack call and decide; a Retry-After holds the whole key back."""
         outcome = await self._timed("slack", call)
         decision = policy.classify(
             outcome, platform="slack", endpoint="slack", attempt=message.attempts, rng=self.rng
@@ -735,13 +741,7 @@ class Dispatcher:
                 metadata=outbox_metadata(message.id),
                 token=token,
             )
-        outcome = await self._timed("slack", call)
-        decision = policy.classify(
-            outcome, platform="slack", endpoint="slack", attempt=message.attempts, rng=self.rng
-        )
-        if isinstance(decision, Retry) and outcome.retry_after is not None:
-            self.limiter.block(key, outcome.retry_after)
-        return _Result(decision, "slack", limiter_key=key)
+        return await self._slack_result(message, call, key)
 
     async def _look_for_post(
         self, message: ClaimedMessage, channel: str, thread_ts: str | None, token: str

@@ -10,6 +10,7 @@ reach a person.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -39,24 +40,9 @@ async def post_file_in_thread(
     card = await current_card(session, case.id)
     if card is None:
         return await post_in_thread(session, case, comment, key=key, now=now)
-    return await add_raw(
-        session,
-        platform=Platform.SLACK,
-        channel_id=card.channel_id,
-        recipient=card.recipient,
-        payload={
-            "channel": card.recipient,
-            "thread_ts_ref": card.idempotency_key,
-            "messages": [encode_message(comment)],
-            "line_channel": line_channel,
-            "message_id": message_id,
-            "file_name": file_name,
-        },
-        kind=SLACK_FILE_KIND,
-        idempotency_key=key,
-        now=now,
-        case_id=case.id,
-        hub_id=card.hub_id,
+    extra = {"line_channel": line_channel, "message_id": message_id, "file_name": file_name}
+    return await _thread_row(
+        session, card, comment, kind=SLACK_FILE_KIND, key=key, now=now, extra=extra
     )
 
 
@@ -79,6 +65,22 @@ async def post_in_thread(
         if hub is not None:
             await notify_cco(session, hub, message, key=key, now=now, case_id=case.id)
         return None
+    return await _thread_row(
+        session, card, message, kind=CARD_KIND, key=key, now=now, priority=priority
+    )
+
+
+async def _thread_row(
+    session: AsyncSession,
+    card: OutboxMessage,
+    message: OutgoingMessage,
+    *,
+    kind: str,
+    key: str,
+    now: datetime,
+    priority: int = 100,
+    extra: dict[str, Any] | None = None,
+) -> OutboxMessage | None:
     return await add_raw(
         session,
         platform=Platform.SLACK,
@@ -88,11 +90,12 @@ async def post_in_thread(
             "channel": card.recipient,
             "thread_ts_ref": card.idempotency_key,
             "messages": [encode_message(message)],
+            **(extra or {}),
         },
-        kind=CARD_KIND,
+        kind=kind,
         idempotency_key=key,
         now=now,
         priority=priority,
-        case_id=case.id,
+        case_id=card.case_id,
         hub_id=card.hub_id,
     )
