@@ -61,6 +61,7 @@ BOT_SCOPES: Final = (
     "im:write",
     "users:read",
     "reactions:read",
+    "files:write",
     "channels:read",
     "groups:read",
     "channels:history",
