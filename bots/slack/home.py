@@ -351,8 +351,40 @@ def render_case_modal(details: CaseDetails | None, catalog: Catalog, locale: str
                 },
             }
         )
+    if details.conversation:
+        blocks.append(
+            {
+                "type": "section",
+                "text": {
+                    "type": "mrkdwn",
+                    "text": _conversation_text(details, catalog, locale)[:3000],
+                },
+            }
+        )
     view["blocks"] = blocks
     return view
+
+
+def _conversation_text(details: CaseDetails, catalog: Catalog, locale: str) -> str:
+    """The newest messages with the owner, one line each: who, when, what."""
+    lines = [f"*{escape(catalog.text('chat.home.title', locale))}*"]
+    for line in details.conversation:
+        who = (
+            catalog.text("chat.home.owner", locale)
+            if line.from_owner
+            else line.author or catalog.text("chat.home.co", locale)
+        )
+        if line.body is not None:
+            what = line.body.replace("\n", " ")
+            what = what if len(what) <= 120 else what[:119] + "…"
+        elif line.content_type == "text":
+            what = catalog.text("chat.home.erased", locale)
+        else:
+            key = f"chat.slack.kind.{line.content_type}"
+            what = catalog.text(key if catalog.has(key) else "chat.slack.kind.unsupported", locale)
+        refused = f" {catalog.text('chat.home.refused', locale)}" if line.refused else ""
+        lines.append(f"{line.at.strftime('%m/%d %H:%M')} *{escape(who)}*: {escape(what)}{refused}")
+    return "\n".join(lines)
 
 
 # ----------------------------------------------------------------------------- publishing

@@ -29,7 +29,13 @@ from core.chat.attachments import MAX_ATTACHMENT_BYTES, why_not_shown
 from core.clock import to_jst
 from core.conversation import ConversationState, PastAttempt, Status, encode_answers
 from core.db.models import Business, Case, CaseMessage, Coordinator, Hub, Person
-from core.domain.enums import CaseKind, CaseSource, CaseStatus, MessageDirection
+from core.domain.enums import (
+    OPEN_CASE_STATUSES,
+    CaseKind,
+    CaseSource,
+    CaseStatus,
+    MessageDirection,
+)
 from core.hub_calendar import hub_calendar
 from core.i18n import Text
 from core.messages import Action, OutgoingMessage
@@ -56,16 +62,7 @@ relayed without telling them again."""
 MAX_OWNER_TEXT: Final = 5000
 """LINE's own limit for a text message; nothing longer can arrive."""
 
-OPEN_STATUSES: Final = frozenset(
-    {
-        CaseStatus.NEW,
-        CaseStatus.QUEUED,
-        CaseStatus.CLAIMED,
-        CaseStatus.BOOKED,
-        CaseStatus.IN_SUPPORT,
-        CaseStatus.HANDED_BACK,
-    }
-)
+OPEN_STATUSES: Final = OPEN_CASE_STATUSES
 """A case in these statuses takes the owner's words; a closed one does not (a new inquiry
 is opened instead, so nobody has to look in a finished case for a new question)."""
 
@@ -100,13 +97,19 @@ async def open_case_of(session: AsyncSession, person_id: int) -> Case | None:
     return case
 
 
-async def relay(ctx: OwnerContext) -> None:
-    """Record the owner's message on their case (opening an inquiry if needed) and relay it."""
+async def relay(ctx: OwnerContext, *, late_comment_on: int | None = None) -> None:
+    """Record the owner's message on their case (opening an inquiry if needed) and relay it.
+
+    `late_comment_on`: the case of a survey whose comment window has closed. What the owner
+    typed is their comment all the same: it joins that case (closed or not), the CO reads it
+    as a late comment, and the owner is thanked rather than told the survey expired.
+    """
     words = words_of(ctx)
     key = f"line:{ctx.event.event_id}"
     if await ctx.session.scalar(select(CaseMessage.id).where(CaseMessage.source_key == key)):
         return  # a redelivered event: recorded and relayed the first time
-    case = await open_case_of(ctx.session, ctx.owner.person.id)
+    late = await ctx.session.get(Case, late_comment_on) if late_comment_on is not None else None
+    case = late or await open_case_of(ctx.session, ctx.owner.person.id)
     opened = case is None
     if case is None:
         case = await _open_inquiry(ctx)
@@ -123,7 +126,10 @@ async def relay(ctx: OwnerContext) -> None:
     )
     ctx.session.add(record)
     await ctx.session.flush()
-    await _to_slack(ctx, case, record, first=previous is None)
+    await _to_slack(ctx, case, record, first=previous is None, late=late is not None)
+    if late is not None:
+        ctx.say(OutgoingMessage(texts=(Text("chat.owner.late_comment_thanks"),)))
+        return
     if words.content_type == "unsupported":
         ctx.say(OutgoingMessage(texts=(Text("chat.owner.unsupported"),)))
     if opened or previous is None or ctx.now - previous.created_at >= NOTICE_QUIET:
@@ -217,13 +223,16 @@ def owner_words_text(words: CaseMessage) -> Text:
     return Text("chat.slack.kind.unsupported")
 
 
-async def _to_slack(ctx: OwnerContext, case: Case, record: CaseMessage, *, first: bool) -> None:
+async def _to_slack(
+    ctx: OwnerContext, case: Case, record: CaseMessage, *, first: bool, late: bool = False
+) -> None:
     # threads import cards, which import the owners' modules: imported when first needed
     from core.chat.threads import post_file_in_thread, post_in_thread
 
     business = await ctx.session.get(Business, case.business_id) if case.business_id else None
     writer = owner_label(ctx.owner.person, business)
-    texts = [Text("chat.slack.from_owner", writer=writer, words=owner_words_text(record))]
+    heading = "chat.slack.late_comment" if late else "chat.slack.from_owner"
+    texts = [Text(heading, writer=writer, words=owner_words_text(record))]
     withheld = why_not_shown(record) if record.content_type in ("image", "file") else None
     if withheld in ("too_large", "type"):
         texts.append(Text(f"chat.slack.file_{withheld}", max_mb=MAX_ATTACHMENT_BYTES // 2**20))

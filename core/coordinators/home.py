@@ -23,6 +23,7 @@ from core.db.models import (
     Booking,
     Business,
     Case,
+    CaseMessage,
     ConsultationRecord,
     Coordinator,
     CoReview,
@@ -30,7 +31,7 @@ from core.db.models import (
     HubQueueEntry,
     Person,
 )
-from core.domain.enums import OPEN_CASE_STATUSES, BookingStatus, CaseStatus
+from core.domain.enums import OPEN_CASE_STATUSES, BookingStatus, CaseStatus, MessageDirection
 
 UPCOMING_DAYS = 14
 """Consultations shown beyond today: two weeks is what a CO plans their visits by."""
@@ -108,6 +109,20 @@ class CoordinatorHome:
 
 
 @dataclass(frozen=True)
+class ConversationLine:
+    """One message of the case's conversation with the owner (core.chat)."""
+
+    at: datetime
+    """Japan time."""
+    from_owner: bool
+    author: str | None
+    """The CO who answered; None for the owner's own messages."""
+    content_type: str
+    body: str | None
+    refused: bool
+
+
+@dataclass(frozen=True)
 class CaseDetails:
     """One case as a CO opens it from the home: who, what, where it stands."""
 
@@ -129,6 +144,12 @@ class CaseDetails:
     next_booking: datetime | None
     """Japan time of the next active booking, if any."""
     consultations: int
+    conversation: tuple[ConversationLine, ...] = ()
+    """The newest messages with the owner, oldest first (at most CONVERSATION_LINES)."""
+
+
+CONVERSATION_LINES = 10
+"""What fits the case modal beside the facts; the thread under the card holds the rest."""
 
 
 def _utc(moment: datetime) -> datetime:
@@ -389,4 +410,28 @@ async def load_case_details(
         created_at=to_jst(_utc(case.created_at)),
         next_booking=to_jst(_utc(next_start)) if next_start is not None else None,
         consultations=int(consultations or 0),
+        conversation=await _conversation(session, case.id),
+    )
+
+
+async def _conversation(session: AsyncSession, case_id: int) -> tuple[ConversationLine, ...]:
+    rows = (
+        await session.execute(
+            select(CaseMessage, Coordinator.name)
+            .outerjoin(Coordinator, Coordinator.id == CaseMessage.author_co_id)
+            .where(CaseMessage.case_id == case_id)
+            .order_by(CaseMessage.id.desc())
+            .limit(CONVERSATION_LINES)
+        )
+    ).all()
+    return tuple(
+        ConversationLine(
+            at=to_jst(_utc(message.created_at)),
+            from_owner=message.direction is MessageDirection.FROM_OWNER,
+            author=author,
+            content_type=message.content_type,
+            body=message.body,
+            refused=message.status == "refused",
+        )
+        for message, author in reversed(rows)
     )

@@ -78,8 +78,12 @@ async def on_input(ctx: OwnerContext, state: ConversationState) -> None:
     """A typed comment (or anything else while one is awaited)."""
     survey = await _owned_survey(ctx, str(state.answers.get("s", "")))
     if survey is None or state.expires_at <= ctx.now or state.status is not Status.ACTIVE:
+        # Typed after the window: still their comment, and a person reads it (core.chat).
         await ctx.conversations.delete(state.key)
-        ctx.say(OutgoingMessage(texts=(Text("owner.menu_hint"),)))
+        from core.chat import owner_side
+
+        late = survey.case_id if survey is not None else None
+        await owner_side.relay(ctx, late_comment_on=late)
         return
     text = (ctx.event.text or "").strip() if ctx.event.kind is OwnerEventKind.TEXT else ""
     if not text:

@@ -376,3 +376,22 @@ async def test_what_cannot_be_shown_is_still_named_in_the_thread(world: World) -
     assert any("保存期間を過ぎた" in t for t in texts)
     assert any("東京都八王子市旭町1-1" in t for t in texts)
     assert not world.platforms.slack.recorder.calls("files.getUploadURLExternal")
+
+
+async def test_the_case_view_in_app_home_shows_the_conversation(world: World) -> None:
+    from bots.slack.home import render_case_modal
+    from core.coordinators.home import load_case_details
+
+    owner = Owner(world, "chat-owner-home")
+    await owner.join()
+    await owner.says("事業承継について相談したいです")
+    (card,) = cards(world)
+    await reply_in_thread(world, TAKAHASHI, card, "返信: 承知しました。来週お話を伺います。")
+    case = await only_case(world)
+    async with world.factory() as session:
+        details = await load_case_details(session, case.id)
+    view = render_case_modal(details, Catalog.load(), "ja")
+    shown = str(view["blocks"])
+    assert "相談者とのやりとり" in shown
+    assert "*相談者*: 事業承継について相談したいです" in shown
+    assert "*高橋 浩二*: 承知しました。来週お話を伺います。" in shown

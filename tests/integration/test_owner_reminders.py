@@ -24,6 +24,7 @@ from core.db.models import (
     Booking,
     Business,
     Case,
+    CaseMessage,
     ChannelIdentity,
     ConsentRecord,
     ConsultationRecord,
@@ -434,6 +435,28 @@ async def test_answering_twice_counts_once_and_the_co_review_is_stored(world: Wo
     assert stored.status is SurveyStatus.ANSWERED
     assert review is not None
     assert (review.co_id, review.stars, review.comment) == (world.suzuki.id, 4, "また相談します")
+
+
+async def test_a_comment_typed_after_its_window_reaches_the_case_and_the_owner_is_thanked(
+    world: World,
+) -> None:
+    owner = await world.owner(6)
+    record = await world.consultation(owner, date(2026, 6, 2))
+    await world.run("plan_surveys")
+    planned, row = await _survey_row(world, record)
+    world.clock.set(jst(6, 3, 10, 5))
+    await world.tap(owner, buttons(message(row))["満足"])
+    world.clock.set(jst(6, 5, 9, 0))  # the day for a comment has passed
+
+    late = await world.say(owner, "説明がとても丁寧でした。次回もお願いします")
+    assert [ja(t) for t in late[0].texts] == [
+        "ご感想ありがとうございます。担当の相談員にお伝えしました。"
+    ]
+    async with world.factory() as session:
+        kept = list(
+            await session.scalars(select(CaseMessage).where(CaseMessage.case_id == planned.case_id))
+        )
+    assert [k.body for k in kept] == ["説明がとても丁寧でした。次回もお願いします"]
 
 
 async def test_satisfaction_aggregates_per_co_and_hub_and_expired_answers_do_not_count(
