@@ -84,6 +84,9 @@ from yorozu.slack_tokens import SlackTokens, installation_store
 
 log = logging.getLogger(__name__)
 
+LOCALE_TTL_SECONDS = 86_400.0
+"""A Slack user's language is read again after a day (people rarely change it)."""
+LOCALE_RETRY_SECONDS = 300.0
 REPLY_TOKEN_LIFE = timedelta(seconds=60)
 """LINE's reply token lives about a minute; used to estimate when it was received."""
 
@@ -155,6 +158,8 @@ class Dispatcher:
         timeout = container.settings.send_timeout_seconds
         self.line = line or LineSender(str(settings.line_api_base_url), timeout=timeout)
         self.line_content = LineContent(str(settings.line_data_api_base_url))
+        self._slack_locales: dict[str, tuple[str, float]] = {}
+        """Slack user id -> (the language their DMs are written in, until when it holds)."""
         self.slack = slack or SlackSender(
             str(settings.slack_api_base_url),
             settings.slack_bot_token.get_secret_value(),
@@ -659,16 +664,17 @@ class Dispatcher:
                 found = await self._look_for_post(message, channel, thread_ts, token)
                 if found is not None:
                     return found
+            locale = await self._reader_locale(message, channel, token)
             if "message" in payload or "messages" in payload:
                 texts: list[str] = []
                 blocks = []
                 for neutral in _neutral_messages(payload):
-                    part_text, part_blocks = render_slack(neutral, message.locale, self.catalog)
+                    part_text, part_blocks = render_slack(neutral, locale, self.catalog)
                     texts.append(part_text)
                     blocks.extend(part_blocks)
                 text = "\n\n".join(texts)
             elif "messages" in raw:
-                text, blocks = self._render_slack(raw, message.locale)
+                text, blocks = self._render_slack(raw, locale)
             else:
                 text, blocks = str(raw.get("text") or ""), raw.get("blocks") or []
             call = self.slack.post_message(
@@ -680,6 +686,25 @@ class Dispatcher:
                 token=token,
             )
         return await self._slack_result(message, call, key)
+
+    async def _reader_locale(self, message: ClaimedMessage, channel: str, token: str) -> str:
+        """The language a DM is written in: its reader's Slack client language (English when
+        it is English, else Japanese), read with users.info once a day per person. Channel
+        posts stay in the row's language: many people read them."""
+        if channel[:1] not in ("U", "W"):
+            return message.locale
+        now = time.monotonic()
+        cached = self._slack_locales.get(channel)
+        if cached is None or cached[1] < now:
+            found = await self.slack.user_locale(channel, token=token)
+            if found is None:
+                # Unknown for now (Slack slow or refusing): the row's language, asked again soon.
+                self._slack_locales[channel] = (message.locale, now + LOCALE_RETRY_SECONDS)
+                return message.locale
+            language = "en" if found.lower().startswith("en") else "ja"
+            cached = (language, now + LOCALE_TTL_SECONDS)
+            self._slack_locales[channel] = cached
+        return cached[0]
 
     async def _slack_result(
         self, message: ClaimedMessage, call: Awaitable[SendOutcome], key: str

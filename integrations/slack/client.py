@@ -153,6 +153,18 @@ class SlackSender:
         file_id = str(shared.get("id") or "") or None
         return SendOutcome(status=response.status_code, request_id=file_id, ok=True)
 
+    async def user_locale(self, user: str, *, token: str | None = None) -> str | None:
+        """The Slack user's client language ("ja-JP", "en-US"; users.info include_locale),
+        or None when it cannot be read."""
+        outcome, data = await self._read(
+            self.client.users_info(user=user, include_locale=True, **_auth(token))
+        )
+        if not outcome.succeeded:
+            return None
+        found = data.get("user") if isinstance(data.get("user"), Mapping) else {}
+        locale = found.get("locale") if isinstance(found, Mapping) else None
+        return str(locale) if locale else None
+
     async def find_post(
         self,
         channel: str,

@@ -385,6 +385,7 @@ class SlackApiStandin:
             "files.getUploadURLExternal": self._files_get_upload_url,
             "files.completeUploadExternal": self._files_complete_upload,
         }
+        self._locales: dict[str, str] = {}  # user id -> their Slack client's locale
         self._uploads: dict[str, dict[str, Any]] = {}  # file id -> what getUploadURL promised
         self._file_bytes: dict[str, bytes] = {}
         self._base_url = "http://127.0.0.1"
@@ -411,11 +412,13 @@ class SlackApiStandin:
         tz: str = "Asia/Tokyo",
         is_bot: bool = False,
         deleted: bool = False,
+        locale: str = "ja-JP",
     ) -> None:
         with self._lock:
             self._users[user_id] = self._user_object(
                 user_id, name, real_name or name, email, tz, is_bot, deleted
             )
+            self._locales[user_id] = locale
 
     def add_workspace_token(self, token: str, team_id: str) -> None:
         """Accept ``token`` as the bot token of workspace ``team_id`` (auth.test says so)."""
@@ -1368,6 +1371,10 @@ class SlackApiStandin:
                 raise SlackError("user_not_found")
             name = "user-" + user_id[1:7].lower()
             found = self._user_object(user_id, name, name, None, "Asia/Tokyo", False, False)
+        if str(args.get("include_locale") or "").lower() in ("true", "1"):
+            # Slack adds the locale only when asked for it (include_locale=true).
+            with self._lock:
+                found = {**found, "locale": self._locales.get(user_id, "ja-JP")}
         return {"user": found}
 
     async def _reactions_add(self, args: dict[str, Any], now: datetime) -> dict[str, Any]:

@@ -395,3 +395,25 @@ async def test_the_case_view_in_app_home_shows_the_conversation(world: World) ->
     assert "相談者とのやりとり" in shown
     assert "*相談者*: 事業承継について相談したいです" in shown
     assert "*高橋 浩二*: 承知しました。来週お話を伺います。" in shown
+
+
+async def test_a_dm_follows_the_readers_slack_language(world: World) -> None:
+    """Slack texts are Japanese by default; a CO whose Slack client is in English reads
+    their DMs in English (users.info locale)."""
+    world.platforms.slack.add_user(TAKAHASHI, "takahashi", locale="en-US")
+    owner = Owner(world, "chat-owner-english-co")
+    await owner.join()
+    await owner.says("相談の予約をしたいです")
+    (card,) = cards(world)
+    claim = find_button(card, "case.claim")
+    assert claim is not None
+    await world.send_slack(
+        world.slack_person(TAKAHASHI).click_in_message(card.channel, card.ts, claim)
+    )
+    await owner.says("よろしくお願いします")
+    dm = world.platforms.slack.recorder.messages_in(world.platforms.slack.dm_channel_for(TAKAHASHI))
+    relayed = [m.text or "" for m in dm if "よろしくお願いします" in (m.text or "")]
+    assert relayed
+    assert relayed[-1].startswith("A message from")
+    # The card's thread, read by the whole hub, stays in Japanese.
+    assert any("さんからのメッセージ" in t and "よろしく" in t for t in thread(world, card))
