@@ -30,9 +30,12 @@ def create_app(
     prepare: bool = False,
     background: list[BackgroundRole] | None = None,
     emulator: bool = False,
+    background_process: bool = False,
 ) -> FastAPI:
     """`emulator=True` (serve, with `Settings.emulator_on`) starts local LINE and Slack
-    stand-ins, points the service at them, moves its clock on request and serves /emulator."""
+    stand-ins, points the service at them, moves its clock on request and serves /emulator.
+    `background_process=True` (serve without the emulator) runs the worker, dispatcher and
+    scheduler in a child process once the database is prepared (yorozu/background.py)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -94,8 +97,17 @@ def create_app(
             register_gauges(container)
             for role in background or []:
                 tasks.start(role(container), name=getattr(role, "__name__", "role"))
+            child = None
+            if background_process:
+                from yorozu.background import BackgroundProcess
+
+                child = BackgroundProcess()
+                await child.start()
+            app.state.background_process = child
             yield
         finally:
+            if getattr(app.state, "background_process", None) is not None:
+                await app.state.background_process.stop()
             await tasks.stop()
             await writer.aclose()
             await container.aclose()
@@ -141,13 +153,23 @@ def create_app(
     async def metrics(request: Request) -> Response:
         container: Container = request.app.state.container
         body = await container.metrics.render()
+        child = getattr(request.app.state, "background_process", None)
+        if child is not None:
+            # serve's background roles count in their own process: one scrape shows both.
+            from yorozu.background import merged_exposition
+
+            theirs = await child.exposition()
+            if theirs is not None:
+                body = merged_exposition([body.decode(), theirs])
         return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
 
     @app.get("/healthz")
     async def healthz(request: Request) -> JSONResponse:
         container: Container = request.app.state.container
         healthy, report = await health(container)
-        body = {"status": "ok" if healthy else "unavailable", **report}
+        degraded = bool((report.get("inbox") or {}).get("degraded"))
+        status = "unavailable" if not healthy else "degraded" if degraded else "ok"
+        body = {"status": status, **report}
         return JSONResponse(body, status_code=200 if healthy else 503)
 
     return app

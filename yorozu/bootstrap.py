@@ -102,6 +102,17 @@ async def health(container: Container) -> tuple[bool, dict[str, Any]]:
             healthy = False
             report["redis"] = {"ok": False, "configured": True, "error": type(exc).__name__}
     if report["database"]["ok"]:
+        # The worker behind: still serving (the webhook stores and acknowledges), so not a
+        # reason to leave the load balancer, but a reason for an operator to look.
+        from yorozu.gauges import inbox_backlog_age
+
+        try:
+            async with container.session_factory() as session:
+                age = await inbox_backlog_age(session, container.clock.now())
+            limit = container.settings.inbox_backlog_degraded_seconds
+            report["inbox"] = {"oldest_pending_seconds": round(age, 1), "degraded": age > limit}
+        except Exception as exc:
+            report["inbox"] = {"error": type(exc).__name__}
         # Hubs whose Slack workspace uninstalled the app or revoked its tokens: their messages
         # are held. A fact for HQ to act on, not a reason to take the service out of rotation.
         from core.workspaces import disconnected_hub_codes

@@ -41,9 +41,11 @@ Port = Annotated[int, typer.Option(help="TCP port to listen on.", min=1, max=655
 
 @app.command()
 def serve(host: Host = "127.0.0.1", port: Port = 8000) -> None:
-    """API, worker, dispatcher and scheduler in one process: the embedded default.
+    """API, worker, dispatcher and scheduler: the embedded default.
 
-    Migrates and seeds an empty database on start, so a fresh ./var/ just works.
+    Migrates and seeds an empty database on start, so a fresh ./var/ just works. The worker,
+    dispatcher and scheduler run in a child process beside the API (the emulator keeps them
+    in the API's own), so a busy worker never slows the webhook's acknowledgements.
     """
     from yorozu.logs import configure_logging
     from yorozu.server import run_http
@@ -160,6 +162,7 @@ def scheduler() -> None:
 
 def _register_subcommands() -> None:
     from yorozu.cli_admin import admin_app
+    from yorozu.cli_background import background_command
     from yorozu.cli_dispatch import dispatcher_command
     from yorozu.cli_inbox import inbox_app, worker_command
     from yorozu.cli_line import line_app
@@ -171,6 +174,7 @@ def _register_subcommands() -> None:
     app.command("worker")(worker_command)
     app.command("dispatcher")(dispatcher_command)
     app.command("demo")(demo_command)
+    app.command("background", hidden=True)(background_command)
 
 
 _register_subcommands()

@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db.models import Case, Hub, InboxEvent, OutboxMessage
 from core.domain.enums import CaseStatus, InboxStatus, OutboxStatus
 from yorozu.bootstrap import Container
+
+
+async def inbox_backlog_age(session: AsyncSession, now: datetime) -> float:
+    """Seconds the oldest unhandled inbound event has waited (0 when nothing waits)."""
+    oldest = await session.scalar(
+        select(func.min(InboxEvent.received_at)).where(InboxEvent.status == InboxStatus.PENDING)
+    )
+    if oldest is None:
+        return 0.0
+    if oldest.tzinfo is None:
+        oldest = oldest.replace(tzinfo=UTC)
+    return max((now - oldest).total_seconds(), 0.0)
 
 
 def register_gauges(container: Container) -> None:
@@ -25,6 +40,7 @@ def register_gauges(container: Container) -> None:
                 .all()
             )
             metrics.inbox_pending.set(inbox.get(InboxStatus.PENDING, 0))
+            metrics.inbox_oldest_pending.set(await inbox_backlog_age(session, now))
             metrics.inbox_dead.set(inbox.get(InboxStatus.DEAD, 0))
             outbox = dict(
                 (

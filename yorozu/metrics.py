@@ -105,6 +105,11 @@ class Metrics:
         self.inbox_pending = Gauge(
             "yorozu_inbox_pending", "Inbound events waiting to be handled", registry=r
         )
+        self.inbox_oldest_pending = Gauge(
+            "yorozu_inbox_oldest_pending_seconds",
+            "Age of the oldest inbound event waiting to be handled (0 when none waits)",
+            registry=r,
+        )
         self.inbox_dead = Gauge("yorozu_inbox_dead", "Inbound events parked as dead", registry=r)
         self.outbox_pending = Gauge(
             "yorozu_outbox_pending", "Outgoing messages waiting to be sent", ["status"], registry=r

@@ -21,9 +21,16 @@ def background_roles(roles: RoleSet) -> list[BackgroundRole]:
 
 
 def run_http(settings: Settings, *, host: str, port: int, roles: RoleSet) -> None:
+    """`all` is serve: with the emulator the background roles share the API's loop (they
+    must see the clock it moves); otherwise they run in a child process (yorozu/background.py)."""
     emulator = roles == "all" and settings.emulator_on
+    in_process = background_roles(roles) if emulator else []
     app = create_app(
-        settings, prepare=roles == "all", background=background_roles(roles), emulator=emulator
+        settings,
+        prepare=roles == "all",
+        background=in_process,
+        emulator=emulator,
+        background_process=roles == "all" and not emulator,
     )
     if emulator:
         shown = "127.0.0.1" if host in {"0.0.0.0", "::"} else host

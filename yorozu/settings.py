@@ -119,6 +119,8 @@ class Settings(BaseSettings):
     dispatch_batch: Annotated[int, Field(ge=1, le=5000)] = 200
     dispatch_lease_seconds: Annotated[float, Field(gt=0)] = 30.0
     dispatch_poll_seconds: Annotated[float, Field(gt=0)] = 0.5
+    inbox_backlog_degraded_seconds: Annotated[float, Field(gt=0)] = 120.0
+    """/healthz says degraded when the oldest unhandled inbound event is older than this."""
     send_timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 5.0
     line_quota_refresh_seconds: Annotated[float, Field(ge=0)] = 300.0
     # Push budget and timing of owner pushes (issue 7, invariant 7).
