@@ -1,11 +1,11 @@
 """Run every benchmark (or the ones named): python -m bench [ingest] [dispatch] [scheduler]
-[slack_once] [dashboard]."""
+[slack_once] [dashboard] [serve]."""
 
 from __future__ import annotations
 
 import sys
 
-from bench import dashboard, dispatch, ingest, scheduler, slack_once
+from bench import dashboard, dispatch, ingest, scheduler, serve, slack_once
 
 
 def main() -> None:
@@ -24,6 +24,9 @@ def main() -> None:
         print()
     if "dashboard" in wanted:
         dashboard.report(dashboard.run())
+        print()
+    if "serve" in wanted:
+        serve.report(serve.run())
 
 
 if __name__ == "__main__":

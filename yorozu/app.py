@@ -74,11 +74,17 @@ def create_app(
             container.metrics.events_accepted.labels("line").inc(new)
             container.metrics.events_duplicate.labels("line").inc(received - new)
 
+        gate = None
+        if background_process and settings.sqlite_path() is not None:
+            from yorozu.ingest_gate import IngestGate
+
+            gate = IngestGate.create()
         writer = InboxWriter(
             container.session_factory,
             container.clock,
             wake=inbox_wake(container),
             observe=observe,
+            priority=gate,
         )
         try:
             if prepare:
@@ -100,8 +106,9 @@ def create_app(
             child = None
             if background_process:
                 from yorozu.background import BackgroundProcess
+                from yorozu.ingest_gate import ENV_NAME
 
-                child = BackgroundProcess()
+                child = BackgroundProcess(env={ENV_NAME: gate.name} if gate is not None else {})
                 await child.start()
             app.state.background_process = child
             yield
@@ -110,6 +117,8 @@ def create_app(
                 await app.state.background_process.stop()
             await tasks.stop()
             await writer.aclose()
+            if gate is not None:
+                gate.close()
             await container.aclose()
 
     # Metrics are ours (Prometheus, /metrics); FastAPI's own OpenTelemetry hooks would cost

@@ -49,6 +49,7 @@ async def bootstrap(
     *,
     clock: Clock | None = None,
     search_path: str | None = None,
+    session_class: type[AsyncSession] = AsyncSession,
 ) -> Container:
     sqlite_path = settings.sqlite_path()
     if sqlite_path is not None:
@@ -63,7 +64,7 @@ async def bootstrap(
         settings=settings,
         clock=clock or SystemClock(),
         engine=engine,
-        session_factory=create_session_factory(engine),
+        session_factory=create_session_factory(engine, session_class=session_class),
         redis=redis,
     )
 

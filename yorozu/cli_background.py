@@ -7,6 +7,7 @@ Not for operators to start by hand: `yorozu serve` starts it beside the API and 
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 from typing import Annotated
 
@@ -34,8 +35,17 @@ def background_command(
 
     async def main() -> None:
         from scheduler.runner import run_scheduler
+        from yorozu.ingest_gate import ENV_NAME, IngestGate, gated_session_class
 
-        container = await bootstrap(settings)
+        gate = None
+        name = os.environ.get(ENV_NAME)
+        if name and settings.sqlite_path() is not None:
+            gate = IngestGate.attach(name)
+        if gate is not None:
+            # On SQLite the webhook's commits go first (yorozu/ingest_gate.py).
+            container = await bootstrap(settings, session_class=gated_session_class(gate))
+        else:
+            container = await bootstrap(settings)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
@@ -77,5 +87,7 @@ def background_command(
             if stop_metrics is not None:
                 stop_metrics()
             await container.aclose()
+            if gate is not None:
+                gate.close()
 
     asyncio.run(main())

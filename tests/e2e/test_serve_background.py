@@ -44,6 +44,7 @@ def line_api() -> Iterator[tuple[str, object]]:
 
 
 def children_of(pid: int) -> list[int]:
+    """The `yorozu background` children of `pid` (not Python's own helpers)."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -53,9 +54,16 @@ def children_of(pid: int) -> list[int]:
         except OSError:
             continue
         parent = int(stat.rsplit(")", 1)[1].split()[1])
-        if parent == pid:
+        if parent == pid and b"background" in _cmdline(entry):
             found.append(int(entry.name))
     return found
+
+
+def _cmdline(entry: Path) -> bytes:
+    try:
+        return (entry / "cmdline").read_bytes()
+    except OSError:
+        return b""
 
 
 def alive(pid: int) -> bool:

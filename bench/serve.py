@@ -1,0 +1,215 @@
+"""`yorozu serve` under load, as README starts it: acknowledgements while its worker is busy.
+
+Measures what an owner's burst does to the process people run (issue 14), not the API alone:
+`yorozu serve` (the embedded default: SQLite, no Redis; and PostgreSQL + Redis) is started
+as a real command with its LINE API pointed at the LINE stand-in, and every event it
+acknowledges is handled by its worker and answered through its dispatcher while the load
+goes on. Beside it, in the same run, the bare ASGI no-op under the same uvicorn settings.
+
+* peak: wrk (one thread, 128 connections, 8 s) of distinct signed text messages from 500
+  owners; the acknowledged rate and its p50/p99 (closed loop: a queue, not a latency goal);
+* then an open-loop client at 25, 50, 75 and 100% of that peak, each request timed from the
+  moment it was due (no coordinated omission), while the worker still drains the peak;
+* handled end to end: events the worker finished per second (yorozu_events_handled_total
+  from serve's own /metrics) from the first request until the backlog is gone.
+
+python -m bench serve
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import httpx
+
+from bench.common import REDIS, free_port, postgres_database, server
+from bench.load import open_loop, wrk_peak
+from integrations.standins.signing import sign_line_body
+
+SECRET = "bench-secret"
+OWNERS = 500
+PEAK_SECONDS = 8
+STEP_SECONDS = 4
+STEPS = (0.25, 0.5, 0.75, 1.0)
+CONNECTIONS = 128
+DRAIN_LIMIT = 120.0
+
+
+def signed_messages(count: int, *, seed: str) -> list[tuple[str, bytes]]:
+    """Distinct events (each its own webhookEventId) from OWNERS owners: 相談したいです."""
+    stamp = int(time.time() * 1000)
+    found = []
+    for index in range(count):
+        event = {
+            "type": "message",
+            "mode": "active",
+            "timestamp": stamp + index,
+            "source": {"type": "user", "userId": f"U{seed}{index % OWNERS:028x}"},
+            "webhookEventId": uuid.uuid4().hex.upper()[:26],
+            "deliveryContext": {"isRedelivery": False},
+            "replyToken": uuid.uuid4().hex,
+            "message": {
+                "id": str(index),
+                "type": "text",
+                "text": "相談したいです",
+                "quoteToken": "q",
+            },
+        }
+        raw = json.dumps({"destination": "Ubench", "events": [event]}, ensure_ascii=False).encode()
+        found.append((sign_line_body(SECRET, raw), raw))
+    return found
+
+
+@contextlib.contextmanager
+def serve(database_url: str, line_url: str, redis_url: str | None = None) -> Iterator[str]:
+    """`yorozu serve` as README starts it (here with the bench's secrets and stand-in)."""
+    port = free_port()
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("LINE_", "SLACK_", "EMULATOR_", "DATABASE_", "REDIS_", "YOROZU_"))
+    }
+    env.update(
+        YOROZU_ENV="development",
+        EMULATOR_ENABLED="false",
+        DATABASE_URL=database_url,
+        LINE_CHANNEL_SECRET=SECRET,
+        LINE_API_BASE_URL=line_url,
+        LINE_DATA_API_BASE_URL=line_url,
+        LOG_LEVEL="WARNING",
+    )
+    if redis_url:
+        env["REDIS_URL"] = redis_url
+    with tempfile.TemporaryDirectory() as folder:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "yorozu.cli", "serve", "--port", str(port)],
+            cwd=folder,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 90
+            while time.monotonic() < deadline:
+                if process.poll() is not None:
+                    raise SystemExit(f"yorozu serve exited with {process.returncode}")
+                with contextlib.suppress(httpx.HTTPError):
+                    if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                        break
+                time.sleep(0.2)
+            time.sleep(1.0)  # the child's roles start after the API answers
+            yield base
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def _metric(base: str, name: str) -> float:
+    text = httpx.get(base + "/metrics", timeout=10).text
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith(name) and not line.startswith("#")
+    )
+
+
+@dataclass
+class Result:
+    name: str
+    peak_rate: float
+    peak_p50: float
+    peak_p99: float
+    steps: list[tuple[float, float, float]] = field(default_factory=list)
+    """(rate, p50 ms, p99 ms) at each share of the peak."""
+    refused: int = 0
+    handled_rate: float = 0.0
+    handled: int = 0
+    drained: bool = True
+
+
+def measure(name: str, base: str, requests: list[tuple[str, bytes]]) -> Result:
+    url = base + "/webhooks/line"
+    wrk_peak(url, requests[:1000], seconds=2, connections=CONNECTIONS, allow_refused=True)
+    fresh = requests[1000:]
+    handled_before = _metric(base, "yorozu_events_handled_total")
+    started = time.monotonic()
+    peak = wrk_peak(url, fresh, seconds=PEAK_SECONDS, connections=CONNECTIONS, allow_refused=True)
+    result = Result(name, peak.rate, peak.p50_ms, peak.p99_ms, refused=peak.refused)
+    used = int(peak.rate * PEAK_SECONDS * 1.2) + 1000
+    for share in STEPS:
+        rate = peak.rate * share
+        batch = fresh[used : used + int(rate * STEP_SECONDS) + 10]
+        used += len(batch)
+        p50, p99 = open_loop(url, batch, rate=rate, seconds=STEP_SECONDS)
+        result.steps.append((rate, p50, p99))
+    deadline = time.monotonic() + DRAIN_LIMIT
+    while _metric(base, "yorozu_inbox_pending") > 0:
+        if time.monotonic() > deadline:
+            result.drained = False
+            break
+        time.sleep(0.5)
+    elapsed = time.monotonic() - started
+    result.handled = int(_metric(base, "yorozu_events_handled_total") - handled_before)
+    result.handled_rate = result.handled / elapsed
+    return result
+
+
+def run() -> tuple[float, list[Result]]:
+    requests = signed_messages(200_000, seed="a")
+    with server("bare") as url:
+        bare = wrk_peak(
+            url + "/webhooks/line", requests[:50_000], seconds=PEAK_SECONDS, connections=CONNECTIONS
+        ).rate
+    results = []
+    with (
+        server("line") as line_url,
+        tempfile.TemporaryDirectory() as folder,
+        serve(f"sqlite:///{folder}/bench.db", line_url) as base,
+    ):
+        results.append(measure("serve, embedded (SQLite)", base, requests))
+    requests = signed_messages(200_000, seed="b")
+    with (
+        server("line") as line_url,
+        postgres_database() as database,
+        serve(database, line_url, REDIS) as base,
+    ):
+        results.append(measure("serve, PostgreSQL + Redis", base, requests))
+    return bare, results
+
+
+def report(outcome: tuple[float, list[Result]]) -> None:
+    bare, results = outcome
+    print("yorozu serve under load (signed LINE text messages, wrk -t1 -c128; open loop after)")
+    print(f"  bare ASGI no-op, same uvicorn: {bare:,.0f} requests/s")
+    for r in results:
+        print(f"  {r.name}")
+        print(
+            f"    peak {r.peak_rate:,.0f} acks/s ({r.peak_rate / bare:.2f} of bare), "
+            f"p50 {r.peak_p50:.1f} ms, p99 {r.peak_p99:.1f} ms (closed loop), "
+            f"{r.refused} refused"
+        )
+        for (rate, p50, p99), share in zip(r.steps, STEPS, strict=True):
+            print(
+                f"    {share:>4.0%} of peak, {rate:>7,.0f}/s: p50 {p50:7.1f} ms  p99 {p99:7.1f} ms"
+            )
+        drained = "" if r.drained else f" (backlog not drained in {DRAIN_LIMIT:.0f} s)"
+        print(f"    handled end to end: {r.handled_rate:,.0f} events/s ({r.handled:,}){drained}")
+    print("  targets: embedded p99 <= 25 ms at half peak, peak >= 0.3 of bare;")
+    print("           handled >= 1,000/s embedded, >= 2,000/s PostgreSQL with 2 workers")
+
+
+if __name__ == "__main__":
+    report(run())
