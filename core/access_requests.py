@@ -148,8 +148,12 @@ async def submit_request(
     user_id: str,
     locale: str,
     now: datetime,
+    event_key: str,
 ) -> Submitted:
-    """Store the request (or update the pending one) and tell the hub's CCOs the first time."""
+    """Store the request (or update the pending one) and tell the hub's CCOs the first time.
+
+    `event_key` names the submission (its inbox event), so the person hears of each one once.
+    """
     pending = await pending_of(session, team_id, user_id)
     created = pending is None
     if pending is None:
@@ -193,7 +197,7 @@ async def submit_request(
         session,
         pending,
         Text("access.received") if created else Text("access.updated"),
-        key=f"access:{pending.id}:received:{int(now.timestamp())}",
+        key=f"access:{pending.id}:received:{event_key}",
         now=now,
     )
     return Submitted(pending, created)

@@ -104,13 +104,20 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
             )
             return
         team, user = _team(body, deps), _user(body)
+        event_id = "access:" + _digest(view.get("id"), view.get("hash"))
         event = NewInboxEvent(
             platform=Platform.SLACK,
             channel_id=team,
-            event_id="access:" + _digest(view.get("id"), view.get("hash")),
+            event_id=event_id,
             ordering_key=f"slack:{team}:{user}",
             kind=SUBMIT_KIND,
-            payload={"typed": dict(typed), "team": team, "user": user, "locale": locale},
+            payload={
+                "typed": dict(typed),
+                "team": team,
+                "user": user,
+                "locale": locale,
+                "eid": event_id,
+            },
         )
         try:
             await asyncio.wait_for(deps.submit([event]), BUDGET)
@@ -262,6 +269,7 @@ async def store_request(session: AsyncSession, payload: dict[str, Any], ctx: Wor
         user_id=str(payload["user"]),
         locale=str(payload.get("locale") or "ja"),
         now=ctx.now,
+        event_key=str(payload.get("eid") or ""),
     )
 
 
