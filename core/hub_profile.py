@@ -100,7 +100,7 @@ def parse_url(typed: str) -> str | None:
         or any(c.isspace() for c in text)
     ):
         raise Problem(ProblemKind.URL)
-    return text
+    return "https" + text[len(parts.scheme) :]
 
 
 def parse_postal_code(typed: str) -> str | None:
