@@ -68,11 +68,11 @@ async def current_settings(session: AsyncSession, hub: Hub) -> dict[str, str]:
         "line_secret": "",
         "line_access_token": "",
         "line_secret_set": "yes" if channel and channel.secret else "",
-        **await _current_profile(session, hub),
+        **await current_profile(session, hub),
     }
 
 
-async def _current_profile(session: AsyncSession, hub: Hub) -> dict[str, str]:
+async def current_profile(session: AsyncSession, hub: Hub) -> dict[str, str]:
     profile = await session.get(HubProfile, hub.id)
     hours = hub_profile.hours_from_json(profile.opening_hours if profile else None)
     fields = {
@@ -96,8 +96,9 @@ def _coordinate(value: float | None) -> str:
     return "" if value is None else f"{value:.6f}".rstrip("0").rstrip(".")
 
 
-def _read_profile(typed: dict[str, str], form: SettingsForm) -> None:
+def read_profile(typed: dict[str, str], form: SettingsForm | None = None) -> SettingsForm:
     """The 拠点のご案内 fields: each checked on its own, so one mistake marks one field."""
+    form = form if form is not None else SettingsForm(typed=dict(typed))
     for name, limit in PROFILE_TEXT_FIELDS.items():
         value = normalize_text(typed.get(name, ""))
         if len(value) > limit:
@@ -136,11 +137,13 @@ def _read_profile(typed: dict[str, str], form: SettingsForm) -> None:
     if len(access) > MAX_ACCESS:
         form.errors["info_access"] = Text("hub_info.console.error.too_long", limit=MAX_ACCESS)
     form.values["info_access"] = access or None
+    return form
 
 
-async def _apply_profile(
+async def apply_profile(
     session: AsyncSession, hub: Hub, values: dict[str, Any], now: datetime
 ) -> None:
+    """Store checked 拠点のご案内 values (the caller audits; no row is made for nothing)."""
     profile = await session.get(HubProfile, hub.id)
     wanted = {
         "official_name": values["info_name"],
@@ -224,7 +227,7 @@ def read_settings(typed: dict[str, str]) -> SettingsForm:
         form.values[secret] = typed.get(secret, "").strip() or None
     if not line_id and any(form.values[name] for name in ("line_secret", "line_access_token")):
         form.errors["line_channel_id"] = Text("console.settings.error.line_channel_needed")
-    _read_profile(typed, form)
+    read_profile(typed, form)
     return form
 
 
@@ -291,7 +294,7 @@ async def apply_settings(
         if values["line_access_token"] and values["line_access_token"] != channel.access_token:
             channel.access_token = values["line_access_token"]
             secrets_changed.append("line_access_token")
-    await _apply_profile(session, hub, values, now)
+    await apply_profile(session, hub, values, now)
     await session.flush()
 
     after = await current_settings(session, hub)
