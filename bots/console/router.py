@@ -363,6 +363,11 @@ def console_router(deps_of: DepsOf) -> APIRouter:
                 )
             ).all()
             manage = authorize(principal, Permission.MANAGE_HUB, hub_id=hub.id)  # type: ignore[union-attr]
+            waiting = (
+                len(await access_requests.pending_for_hub(session, hub.id))  # type: ignore[union-attr]
+                if manage is Decision.ALLOW
+                else 0
+            )
             return render(
                 request,
                 "hub.html",
@@ -370,6 +375,7 @@ def console_router(deps_of: DepsOf) -> APIRouter:
                 hub=hub,
                 coordinators=cos,
                 can_manage=manage is Decision.ALLOW,
+                access_waiting=waiting,
                 flash=request.session.pop("flash", None),
             )
 

@@ -86,7 +86,9 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
         except TimeoutError:
             log.warning("access request modal data too slow; not opened")
             return
-        if body.get("view"):
+        if (body.get("view") or {}).get("type") == "modal":
+            # Over the refusal modal (the hand-over shortcut); from a message or App Home
+            # the request opens a modal of its own.
             await client.views_push(trigger_id=trigger_id, view=view)
         else:
             await client.views_open(trigger_id=trigger_id, view=view)

@@ -943,6 +943,8 @@ async def test_a_cco_approves_an_access_request_in_the_console_and_a_co_may_not(
 
     async with console.client() as client:
         await console.sign_in(client, console.people["cco"])
+        hub_page = await client.get("/console/hubs/13")
+        assert "利用申請（1件）" in hub_page.text
         page = await client.get("/console/hubs/13/access-requests")
         assert page.status_code == 200
         assert "新井 翔太" in page.text

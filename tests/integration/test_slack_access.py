@@ -244,6 +244,8 @@ async def test_the_refusal_offers_a_request_the_cco_approves_and_the_person_can_
     await deliver(dispatcher, seeded, clock)
     messages = slack_api.recorder.messages
     assert any("承認されました" in str(m) for m in messages)
+    failed = [(r.kind, r.last_error) for r in await outbox(seeded) if r.status.value != "sent"]
+    assert failed == []
 
 
 async def test_a_denied_request_is_told_politely_and_a_second_press_changes_nothing(
