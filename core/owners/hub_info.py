@@ -35,7 +35,7 @@ async def answer(ctx: OwnerContext) -> None:
     if hub is None:
         ctx.say(
             OutgoingMessage(
-                texts=(Text("hub_info.national", hub=ctx.channel.hub_name),),
+                texts=(Text("hub_info.national"),),
                 choices=(Action(Text("hub_info.book"), postbacks.encode(postbacks.MENU_BOOK)),),
             )
         )

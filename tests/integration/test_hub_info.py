@@ -301,6 +301,6 @@ async def test_the_national_account_names_no_hub_before_there_is_a_case(service:
     phone = Phone(service, path="/webhooks/line", secret=SECRET)
     await phone.consented()
     said = await phone.postback("a=menu.hub")
-    assert "所在地の拠点をご案内します" in flat(said)
+    assert "担当する拠点の住所や営業時間をご案内します" in flat(said)
     assert "location" not in [m["type"] for m in said]
     assert refused(service) == []
