@@ -31,6 +31,25 @@ class Action:
 
 
 @dataclass(frozen=True)
+class Link:
+    """A button that opens an address instead of answering the core: a web page (https:) or
+    a phone call (tel:). The core checks the address when it is typed, not when shown."""
+
+    label: Text
+    uri: str
+
+
+@dataclass(frozen=True)
+class Location:
+    """A place on a map (LINE shows it as a map pin the owner can open in their maps app)."""
+
+    title: Text
+    address: Text
+    latitude: float
+    longitude: float
+
+
+@dataclass(frozen=True)
 class DatePicker:
     """Ask for a date or time; times are Japan time on the screen, UTC in the core."""
 
@@ -50,6 +69,8 @@ class Card:
     rows: tuple[tuple[Text, Text], ...] = ()
     actions: tuple[Action, ...] = ()
     alt_text: Text | None = None
+    links: tuple[Link, ...] = ()
+    """Buttons that open a page or call a number, shown after the actions."""
 
 
 @dataclass(frozen=True)
@@ -61,10 +82,12 @@ class OutgoingMessage:
     allow_back: bool = False
     allow_cancel: bool = False
     meta: dict[str, str] = field(default_factory=dict, compare=False)
+    location: Location | None = None
+    """Shown after the texts and the card."""
 
     def __post_init__(self) -> None:
-        if not (self.texts or self.card):
-            raise ValueError("a message needs at least a text or a card")
+        if not (self.texts or self.card or self.location):
+            raise ValueError("a message needs at least a text, a card or a location")
 
 
 # -- JSON codec ---------------------------------------------------------------------------
@@ -112,6 +135,14 @@ def _decode_action(data: dict[str, Any]) -> Action:
     return Action(label=decode_text(data["label"]), data=data["data"])
 
 
+def _encode_link(link: Link) -> dict[str, Any]:
+    return {"label": encode_text(link.label), "uri": link.uri}
+
+
+def _decode_link(data: dict[str, Any]) -> Link:
+    return Link(label=decode_text(data["label"]), uri=data["uri"])
+
+
 def _dt(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
@@ -132,6 +163,8 @@ def encode_message(message: OutgoingMessage) -> dict[str, Any]:
             "actions": [_encode_action(a) for a in card.actions],
             "alt_text": encode_text(card.alt_text) if card.alt_text else None,
         }
+        if card.links:
+            data["card"]["links"] = [_encode_link(link) for link in card.links]
     if message.picker is not None:
         picker = message.picker
         data["picker"] = {
@@ -148,6 +181,14 @@ def encode_message(message: OutgoingMessage) -> dict[str, Any]:
         data["allow_cancel"] = True
     if message.meta:
         data["meta"] = dict(message.meta)
+    if message.location is not None:
+        place = message.location
+        data["location"] = {
+            "title": encode_text(place.title),
+            "address": encode_text(place.address),
+            "latitude": place.latitude,
+            "longitude": place.longitude,
+        }
     return data
 
 
@@ -160,6 +201,7 @@ def decode_message(data: dict[str, Any]) -> OutgoingMessage:
             rows=tuple((decode_text(a), decode_text(b)) for a, b in raw.get("rows", [])),
             actions=tuple(_decode_action(a) for a in raw.get("actions", [])),
             alt_text=decode_text(raw["alt_text"]) if raw.get("alt_text") else None,
+            links=tuple(_decode_link(link) for link in raw.get("links", [])),
         )
     picker = None
     if data.get("picker"):
@@ -172,6 +214,15 @@ def decode_message(data: dict[str, Any]) -> OutgoingMessage:
             earliest=_parse_dt(raw.get("earliest")),
             latest=_parse_dt(raw.get("latest")),
         )
+    location = None
+    if data.get("location"):
+        raw = data["location"]
+        location = Location(
+            title=decode_text(raw["title"]),
+            address=decode_text(raw["address"]),
+            latitude=float(raw["latitude"]),
+            longitude=float(raw["longitude"]),
+        )
     return OutgoingMessage(
         texts=tuple(decode_text(t) for t in data.get("texts", [])),
         choices=tuple(_decode_action(a) for a in data.get("choices", [])),
@@ -180,4 +231,5 @@ def decode_message(data: dict[str, Any]) -> OutgoingMessage:
         allow_back=bool(data.get("allow_back", False)),
         allow_cancel=bool(data.get("allow_cancel", False)),
         meta=dict(data.get("meta", {})),
+        location=location,
     )

@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 from sqlalchemy import select
 
-from core.console import co_import
+from core.console import co_import, hub_info_import
 from core.console.deactivate import set_active
 from core.console.people import NoHqHub, create_hq_admin
 from core.db.models import Coordinator, Hub
@@ -105,6 +105,42 @@ def import_cos(
         raise typer.Exit(code=1)
     verb = "would write" if dry_run else "wrote"
     typer.echo(f"{verb} {len(report.rows)} coordinator(s)")
+
+
+@admin_app.command("import-hub-info")
+def import_hub_info(
+    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV file.")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Check only; write nothing.")] = False,
+) -> None:
+    """Fill in 拠点のご案内 (address, phone, hours, ...) of many hubs from a CSV file, checked as
+    the console's hub settings check them; yorozu/data/README.md describes the columns."""
+    settings = settings_for_command()
+    catalog = Catalog.load()
+    data = path.read_bytes()
+
+    async def main() -> hub_info_import.ImportReport:
+        container = await bootstrap(settings)
+        try:
+            async with unit_of_work(container.session_factory) as session:
+                if dry_run:
+                    return await hub_info_import.check_sheet(session, data)
+                return await hub_info_import.apply_sheet(
+                    session, data, actor_id=None, now=container.clock.now()
+                )
+        finally:
+            await container.aclose()
+
+    report = asyncio.run(main())
+    for problem in report.file_errors:
+        typer.echo(catalog.render(problem), err=True)
+    for row in report.rows:
+        for field, problem in row.errors:
+            typer.echo(f"line {row.line}\t{field}\t{catalog.render(problem)}", err=True)
+    if not report.ok:
+        typer.echo(f"{report.error_count} problem(s); nothing written", err=True)
+        raise typer.Exit(code=1)
+    verb = "would write" if dry_run else "wrote"
+    typer.echo(f"{verb} the information of {len(report.rows)} hub(s)")
 
 
 @admin_app.command("list")

@@ -29,13 +29,14 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core import dashboard, exports
+from core import access_requests, dashboard, exports
 from core.clock import Clock, fiscal_year, to_jst
 from core.console import co_import, co_profile, hub_settings, organisation_import, staff_import
 from core.console.access import ConsoleRole, Decision, Permission, Principal, authorize
 from core.console.deactivate import set_active
 from core.console.people import principal_for
 from core.db.models import (
+    AccessRequest,
     AuditLog,
     Case,
     ConsultationRecord,
@@ -362,6 +363,11 @@ def console_router(deps_of: DepsOf) -> APIRouter:
                 )
             ).all()
             manage = authorize(principal, Permission.MANAGE_HUB, hub_id=hub.id)  # type: ignore[union-attr]
+            waiting = (
+                len(await access_requests.pending_for_hub(session, hub.id))  # type: ignore[union-attr]
+                if manage is Decision.ALLOW
+                else 0
+            )
             return render(
                 request,
                 "hub.html",
@@ -369,6 +375,7 @@ def console_router(deps_of: DepsOf) -> APIRouter:
                 hub=hub,
                 coordinators=cos,
                 can_manage=manage is Decision.ALLOW,
+                access_waiting=waiting,
                 flash=request.session.pop("flash", None),
             )
 
@@ -782,6 +789,96 @@ def console_router(deps_of: DepsOf) -> APIRouter:
             return render(
                 request, "settings.html", principal, hub=hub, typed=fresh, errors={}, notice=notice
             )
+
+        return await guarded(request, Permission.MANAGE_HUB, page, hub_code=code)
+
+    # -- access requests from partner staff --------------------------------------------------
+
+    async def access_page(
+        request: Request,
+        session: AsyncSession,
+        principal: Principal,
+        hub: Hub,
+        status_code: int = 200,
+        **context: Any,
+    ) -> Response:
+        pending = await access_requests.pending_for_hub(session, hub.id)
+        organisations = await access_requests.organisations_of(session, hub)
+        items = [
+            {
+                "request": item,
+                "organisation": await access_requests.organisation_text(session, item),
+                "chosen": item.organisation_id,
+            }
+            for item in pending
+        ]
+        return render(
+            request,
+            "access_requests.html",
+            principal,
+            status_code,
+            hub=hub,
+            items=items,
+            organisations=organisations,
+            **context,
+        )
+
+    @router.get("/hubs/{code}/access-requests", response_class=HTMLResponse)
+    async def access_list(request: Request, code: str) -> Response:
+        async def page(session: AsyncSession, principal: Principal) -> Response:
+            hub = await session.scalar(select(Hub).where(Hub.code == code))
+            assert hub is not None
+            return await access_page(request, session, principal, hub)
+
+        return await guarded(request, Permission.MANAGE_HUB, page, hub_code=code)
+
+    @router.post("/hubs/{code}/access-requests/{request_id}", response_class=HTMLResponse)
+    async def access_decide(request: Request, code: str, request_id: int) -> Response:
+        deps = deps_of(request)
+        async with request.form() as raw:
+            token_ok = csrf_ok(request, raw)
+            decision = str(raw.get("decision") or "")
+            chosen = str(raw.get("organisation_id") or "")
+
+        async def page(session: AsyncSession, principal: Principal) -> Response:
+            hub = await session.scalar(select(Hub).where(Hub.code == code))
+            asked = await session.get(AccessRequest, request_id)
+            if hub is None or asked is None or asked.hub_id != hub.id:
+                return render(request, "message.html", principal, 404, message="console.not_found")
+            if not token_ok:
+                return await access_page(
+                    request, session, principal, hub, 400, error="console.csrf"
+                )
+            if decision not in ("approve", "deny"):
+                return await access_page(request, session, principal, hub, 400)
+            outcome = await access_requests.decide(
+                session,
+                asked,
+                approve=decision == "approve",
+                decided_by=principal.coordinator_id,
+                now=deps.clock.now(),
+                organisation_id=int(chosen) if chosen.isdigit() else None,
+            )
+            if outcome is access_requests.Outcome.NEEDS_ORGANISATION:
+                return await access_page(
+                    request,
+                    session,
+                    principal,
+                    hub,
+                    422,
+                    error="access.console.needs_organisation",
+                )
+            if outcome is access_requests.Outcome.ALREADY:
+                return await access_page(
+                    request, session, principal, hub, 409, error="access.console.already"
+                )
+            key = (
+                "access.console.done_approved"
+                if outcome is access_requests.Outcome.APPROVED
+                else "access.console.done_denied"
+            )
+            notice = deps.catalog.text(key, _locale(request, principal), name=asked.name)
+            return await access_page(request, session, principal, hub, notice=notice)
 
         return await guarded(request, Permission.MANAGE_HUB, page, hub_code=code)
 

@@ -3,6 +3,8 @@
 * texts become text messages (≤5,000 characters each; longer ones are split);
 * a card becomes a flex bubble: title, rows as label/value boxes, buttons with postback
   actions (altText ≤400 characters);
+* a card's links become URI buttons (a web page, or tel: for a call button);
+* a location becomes a location message (a map pin) after the texts and the card;
 * choices, a date picker and the back/cancel commands become quick-reply items on the last
   message (LINE shows only the last one's), at most 13;
 * at most 5 messages per request: surplus texts are joined.
@@ -19,7 +21,7 @@ from typing import Any, Final
 from core.clock import to_jst
 from core.conversation.engine import Command
 from core.i18n import Catalog
-from core.messages import Action, Card, DatePicker, OutgoingMessage, PickerMode
+from core.messages import Action, Card, DatePicker, Link, Location, OutgoingMessage, PickerMode
 
 MAX_MESSAGES: Final = 5
 MAX_TEXT: Final = 5000
@@ -30,6 +32,9 @@ MAX_DISPLAY_TEXT: Final = 300
 MAX_ALT_TEXT: Final = 400
 MAX_BUTTON_LABEL: Final = 40
 MAX_CARD_BUTTONS: Final = 8
+MAX_URI: Final = 1000
+MAX_LOCATION_TEXT: Final = 100
+"""A location message's title and address: at most 100 characters each."""
 
 LineMessage = dict[str, Any]
 
@@ -41,11 +46,17 @@ def render_line(
     catalog = catalog or Catalog.load()
     texts = [catalog.render(text, locale) for text in message.texts]
     chunks = [chunk for text in texts for chunk in _split(text, MAX_TEXT)]
-    room = MAX_MESSAGES - (1 if message.card is not None else 0)
+    room = (
+        MAX_MESSAGES
+        - (1 if message.card is not None else 0)
+        - (1 if message.location is not None else 0)
+    )
     chunks = _fit(chunks, room)
     messages: list[LineMessage] = [{"type": "text", "text": chunk} for chunk in chunks]
     if message.card is not None:
         messages.append(_flex(message.card, locale, catalog))
+    if message.location is not None:
+        messages.append(_location(message.location, locale, catalog))
     items = _quick_reply_items(message, locale, catalog)
     if items and messages:
         messages[-1]["quickReply"] = {"items": items}
@@ -92,6 +103,26 @@ def _postback(action: Action, locale: str, catalog: Catalog, limit: int = MAX_LA
         "label": _label(label, limit),
         "data": _data(action.data),
         "displayText": label[:MAX_DISPLAY_TEXT] or "-",
+    }
+
+
+def _uri(link: Link, locale: str, catalog: Catalog) -> LineMessage:
+    if len(link.uri) > MAX_URI or not link.uri.startswith(("https://", "tel:")):
+        raise ValueError("a link needs an https: or tel: address of at most 1,000 characters")
+    return {
+        "type": "uri",
+        "label": _label(catalog.render(link.label, locale), MAX_BUTTON_LABEL),
+        "uri": link.uri,
+    }
+
+
+def _location(place: Location, locale: str, catalog: Catalog) -> LineMessage:
+    return {
+        "type": "location",
+        "title": _label(catalog.render(place.title, locale), MAX_LOCATION_TEXT),
+        "address": _label(catalog.render(place.address, locale), MAX_LOCATION_TEXT),
+        "latitude": place.latitude,
+        "longitude": place.longitude,
     }
 
 
@@ -182,8 +213,10 @@ def _flex(card: Card, locale: str, catalog: Catalog) -> LineMessage:
         "type": "bubble",
         "body": {"type": "box", "layout": "vertical", "contents": body_contents},
     }
-    if card.actions:
-        if len(card.actions) > MAX_CARD_BUTTONS:
+    buttons = [_postback(action, locale, catalog, MAX_BUTTON_LABEL) for action in card.actions]
+    buttons += [_uri(link, locale, catalog) for link in card.links]
+    if buttons:
+        if len(buttons) > MAX_CARD_BUTTONS:
             raise ValueError(f"more than {MAX_CARD_BUTTONS} buttons on a card")
         bubble["footer"] = {
             "type": "box",
@@ -194,9 +227,9 @@ def _flex(card: Card, locale: str, catalog: Catalog) -> LineMessage:
                     "type": "button",
                     "style": "primary" if index == 0 else "secondary",
                     "height": "sm",
-                    "action": _postback(action, locale, catalog, MAX_BUTTON_LABEL),
+                    "action": action,
                 }
-                for index, action in enumerate(card.actions)
+                for index, action in enumerate(buttons)
             ],
         }
     alt = catalog.render(card.alt_text, locale) if card.alt_text is not None else title

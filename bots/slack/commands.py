@@ -71,7 +71,11 @@ def help_answer(deps: SlackDeps, locale: str = "ja", unknown: str | None = None)
 
 
 def unregistered_answer(deps: SlackDeps, user_id: str) -> Answer:
-    return _ephemeral(deps.catalog.text("slack.unregistered", "ja", user=user_id))
+    """The polite refusal, with a button to ask the hub for access (bots.slack.access)."""
+    from bots.slack.access import request_blocks
+
+    text = deps.catalog.text("slack.unregistered", "ja", user=user_id)
+    return _ephemeral(text, request_blocks(deps.catalog, "ja", text))
 
 
 async def _identity(deps: SlackDeps, team_id: str, user_id: str) -> StaffIdentity | None:

@@ -395,7 +395,11 @@ async def build_home_view(
 ) -> Block:
     """The view for whoever opened the tab: a CO's home, or a polite explanation."""
     if identity is None:
-        return render_message_home(catalog.text("home.unregistered", "ja"))
+        # Partner staff not registered yet may ask for access from here too.
+        from bots.slack.access import request_blocks
+
+        text = catalog.text("home.unregistered", "ja")
+        return {"type": "home", "blocks": request_blocks(catalog, "ja", text)}
     if not identity.is_coordinator:
         return render_message_home(catalog.text("home.not_coordinator", identity.locale))
     home = await load_home(session, identity.id, now)

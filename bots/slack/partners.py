@@ -19,6 +19,7 @@ from typing import Any, Final
 from slack_bolt.async_app import AsyncApp
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bots.slack import access
 from bots.slack.deps import SlackDeps, WorkContext, work
 from bots.slack.render import escape
 from core.clock import to_jst
@@ -64,7 +65,9 @@ _pending: set[asyncio.Future[None]] = set()
 
 
 def register(app: AsyncApp, deps: SlackDeps) -> None:
-    """Listen for the two shortcuts and the modal's submission."""
+    """Listen for the two shortcuts and the modal's submission, and (bots.slack.access) for
+    the access request that the refusal of an unregistered person offers."""
+    access.register(app, deps)
 
     @app.shortcut(GLOBAL_SHORTCUT)
     async def handover_shortcut(ack: Any, body: dict[str, Any], client: Any) -> None:
@@ -134,9 +137,13 @@ async def open_handover(
     async with deps.session_factory() as session:
         identity = await resolve_slack_user(session, team_id, user_id)
         prefecture = await _organisation_prefecture(session, identity)
-    if identity is None or not identity.is_partner:
-        locale = identity.locale if identity else "ja"
-        view = notice_view(deps.catalog, locale, Text("partners.not_partner"))
+    if identity is None:
+        # Not one of our people: they may ask the hub to register them.
+        view = notice_view(deps.catalog, "ja", Text("partners.not_partner"))
+        text = deps.catalog.text("partners.not_partner", "ja")
+        view["blocks"] = access.request_blocks(deps.catalog, "ja", text)
+    elif not identity.is_partner:
+        view = notice_view(deps.catalog, identity.locale, Text("partners.not_partner"))
     else:
         view = handover_view(
             deps.catalog,

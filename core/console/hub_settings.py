@@ -6,6 +6,10 @@ LINE account (budget, plan and its secrets). A form arrives as the strings the p
 `read_settings` turns them into values or field errors without touching anything, so a page
 with one wrong field shows it next to the field and keeps everything else as typed.
 
+The hub's public information (拠点のご案内: official name, address, map position, phone, web
+page, opening hours per weekday, access) is part of the same form and the same audit row;
+core.hub_profile checks each value, and a field left blank stays unknown (never guessed).
+
 Secrets (the LINE channel secret and access token) are write-only: a blank field keeps the
 stored one, and the audit row says only that it changed, never the value.
 """
@@ -19,8 +23,9 @@ from typing import Any, Final
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core import hub_profile
 from core.console import sheets
-from core.db.models import AuditLog, Hub, HubClosedDay, LineChannel
+from core.db.models import AuditLog, Hub, HubClosedDay, HubProfile, LineChannel
 from core.domain.enums import ActorKind
 from core.i18n import Text
 from core.text.normalize import normalize_text
@@ -29,6 +34,9 @@ SECRET_FIELDS: Final = frozenset({"line_secret", "line_access_token"})
 _CHANNEL = re.compile(r"^[CG][A-Z0-9]{6,}$")
 _LINE_CHANNEL_ID = re.compile(r"^\d{6,20}$")
 _TIME = re.compile(r"^(\d{1,2}):(\d{2})$")
+PROFILE_TEXT_FIELDS: Final = {"info_name": 100, "info_address": 200}
+HOURS_FIELDS: Final = tuple(f"info_hours_{day}" for day in hub_profile.WEEKDAYS)
+MAX_ACCESS: Final = 1000
 
 
 SettingsForm = sheets.FieldForm
@@ -60,7 +68,106 @@ async def current_settings(session: AsyncSession, hub: Hub) -> dict[str, str]:
         "line_secret": "",
         "line_access_token": "",
         "line_secret_set": "yes" if channel and channel.secret else "",
+        **await current_profile(session, hub),
     }
+
+
+async def current_profile(session: AsyncSession, hub: Hub) -> dict[str, str]:
+    profile = await session.get(HubProfile, hub.id)
+    hours = hub_profile.hours_from_json(profile.opening_hours if profile else None)
+    fields = {
+        "info_name": (profile.official_name if profile else None) or "",
+        "info_postal_code": (profile.postal_code if profile else None) or "",
+        "info_address": (profile.address if profile else None) or "",
+        "info_latitude": _coordinate(profile.latitude if profile else None),
+        "info_longitude": _coordinate(profile.longitude if profile else None),
+        "info_phone": (
+            hub_profile.phone_display(profile.phone) if profile and profile.phone else ""
+        ),
+        "info_website": (profile.website_url if profile else None) or "",
+        "info_access": (profile.access if profile else None) or "",
+    }
+    for day, name in zip(hub_profile.WEEKDAYS, HOURS_FIELDS, strict=True):
+        fields[name] = hub_profile.typed_hours(hours.get(day))
+    return fields
+
+
+def _coordinate(value: float | None) -> str:
+    return "" if value is None else f"{value:.6f}".rstrip("0").rstrip(".")
+
+
+def read_profile(typed: dict[str, str], form: SettingsForm | None = None) -> SettingsForm:
+    """The 拠点のご案内 fields: each checked on its own, so one mistake marks one field."""
+    form = form if form is not None else SettingsForm(typed=dict(typed))
+    for name, limit in PROFILE_TEXT_FIELDS.items():
+        value = normalize_text(typed.get(name, ""))
+        if len(value) > limit:
+            form.errors[name] = Text("hub_info.console.error.too_long", limit=limit)
+        form.values[name] = value or None
+    checks = {
+        "info_postal_code": hub_profile.parse_postal_code,
+        "info_phone": hub_profile.parse_phone,
+        "info_website": hub_profile.parse_url,
+    }
+    for name, check in checks.items():
+        try:
+            form.values[name] = check(typed.get(name, ""))
+        except hub_profile.Problem as problem:
+            form.errors[name] = Text(f"hub_info.console.error.{problem.kind.value}")
+    try:
+        lat, lon = hub_profile.parse_coordinates(
+            typed.get("info_latitude", ""), typed.get("info_longitude", "")
+        )
+        form.values["info_latitude"], form.values["info_longitude"] = lat, lon
+    except hub_profile.Problem as problem:
+        field = "info_longitude" if problem.kind.value == "longitude" else "info_latitude"
+        form.errors[field] = Text(f"hub_info.console.error.{problem.kind.value}")
+    hours: dict[int, hub_profile.Ranges] = {}
+    for day, name in zip(hub_profile.WEEKDAYS, HOURS_FIELDS, strict=True):
+        try:
+            ranges = hub_profile.parse_hours(typed.get(name, ""))
+        except hub_profile.Problem:
+            form.errors[name] = Text("hub_info.console.error.hours")
+            continue
+        if ranges is not None:
+            hours[day] = ranges
+    form.values["info_hours"] = hours
+    lines = [normalize_text(line) for line in typed.get("info_access", "").splitlines()]
+    access = "\n".join(line for line in lines if line)
+    if len(access) > MAX_ACCESS:
+        form.errors["info_access"] = Text("hub_info.console.error.too_long", limit=MAX_ACCESS)
+    form.values["info_access"] = access or None
+    return form
+
+
+async def apply_profile(
+    session: AsyncSession, hub: Hub, values: dict[str, Any], now: datetime
+) -> None:
+    """Store checked 拠点のご案内 values (the caller audits; no row is made for nothing)."""
+    profile = await session.get(HubProfile, hub.id)
+    wanted = {
+        "official_name": values["info_name"],
+        "postal_code": values["info_postal_code"],
+        "address": values["info_address"],
+        "latitude": values["info_latitude"],
+        "longitude": values["info_longitude"],
+        "phone": values["info_phone"],
+        "website_url": values["info_website"],
+        "opening_hours": hub_profile.hours_to_json(values["info_hours"]),
+        "access": values["info_access"],
+    }
+    if profile is None:
+        if not any(wanted.values()):
+            return
+        profile = HubProfile(hub_id=hub.id)
+        session.add(profile)
+    changed = False
+    for name, value in wanted.items():
+        if getattr(profile, name) != value:
+            setattr(profile, name, value)
+            changed = True
+    if changed:
+        profile.updated_at = now
 
 
 def read_settings(typed: dict[str, str]) -> SettingsForm:
@@ -120,6 +227,7 @@ def read_settings(typed: dict[str, str]) -> SettingsForm:
         form.values[secret] = typed.get(secret, "").strip() or None
     if not line_id and any(form.values[name] for name in ("line_secret", "line_access_token")):
         form.errors["line_channel_id"] = Text("console.settings.error.line_channel_needed")
+    read_profile(typed, form)
     return form
 
 
@@ -186,6 +294,7 @@ async def apply_settings(
         if values["line_access_token"] and values["line_access_token"] != channel.access_token:
             channel.access_token = values["line_access_token"]
             secrets_changed.append("line_access_token")
+    await apply_profile(session, hub, values, now)
     await session.flush()
 
     after = await current_settings(session, hub)

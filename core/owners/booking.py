@@ -235,11 +235,39 @@ async def _slots(
     `ignore_bookings` checks only the CO's hours, so a slot lost to a racing owner is told
     apart from one that no longer exists (the hold itself then decides).
     """
+    topics = frozenset(Topic(t) for t in case.topics if t in Topic.__members__.values())
+    return await hub_slots(
+        ctx.session,
+        case.hub_id,
+        ctx.now,
+        first_day,
+        last_day,
+        topics=topics,
+        assigned_co_id=case.assigned_co_id,
+        co_ids=co_ids,
+        ignore_bookings=ignore_bookings,
+    )
+
+
+async def hub_slots(
+    session: AsyncSession,
+    hub_id: int,
+    now: datetime,
+    first_day: date,
+    last_day: date,
+    *,
+    topics: frozenset[Topic] = frozenset(),
+    assigned_co_id: int | None = None,
+    co_ids: list[int] | None = None,
+    ignore_bookings: bool = False,
+) -> tuple[list[Slot], dict[int, tuple[int, int]]]:
+    """A hub's free slots and the routing preferences among its COs, with or without a case
+    (拠点のご案内 shows the next free slot before the owner has told us anything)."""
     availability = await repository.load_availability(
-        ctx.session, case.hub_id, first_day, last_day, co_ids=co_ids
+        session, hub_id, first_day, last_day, co_ids=co_ids
     )
     slots = available_slots(
-        now=ctx.now,
+        now=now,
         first_day=first_day,
         last_day=last_day,
         weekly=availability.weekly,
@@ -249,9 +277,9 @@ async def _slots(
     )
     if not availability.coordinators:
         return slots, {}
-    hub = await ctx.session.get(Hub, case.hub_id)
+    hub = await session.get(Hub, hub_id)
     hub_code = hub.code if hub is not None else "00"
-    counts = await repository.open_case_counts(ctx.session, list(availability.coordinators))
+    counts = await repository.open_case_counts(session, list(availability.coordinators))
     first_free: dict[int, datetime] = {}
     for slot in slots:
         first_free.setdefault(slot.co_id, slot.starts_at)
@@ -270,9 +298,41 @@ async def _slots(
         )
         for co in availability.coordinators.values()
     ]
-    topics = frozenset(Topic(t) for t in case.topics if t in Topic.__members__.values())
     ranked = rank_coordinators(hub_code, topics, candidates)
-    return slots, co_preferences(ranked, case.assigned_co_id)
+    return slots, co_preferences(ranked, assigned_co_id)
+
+
+async def next_free_slot(
+    session: AsyncSession, hub_id: int, now: datetime, case: Case | None = None
+) -> Slot | None:
+    """The first slot the booking flow would offer: for the owner's case, else for the hub."""
+    first = local_day(now)
+    last = first + timedelta(days=SEARCH_DAYS)
+    if case is not None:
+        topics = frozenset(Topic(t) for t in case.topics if t in Topic.__members__.values())
+        found = await hub_slots(
+            session,
+            case.hub_id,
+            now,
+            first,
+            last,
+            topics=topics,
+            assigned_co_id=case.assigned_co_id,
+        )
+    else:
+        found = await hub_slots(session, hub_id, now, first, last)
+    offers = choose_offers(found[0], found[1], 1)
+    return offers[0] if offers else None
+
+
+def pick_postback(case: Case, slot: Slot) -> str:
+    """The postback that books `slot` for `case` (the flow re-checks it when tapped)."""
+    return postbacks.encode(PICK, c=case.id, co=slot.co_id, t=int(slot.starts_at.timestamp()))
+
+
+async def bookable_case(ctx: OwnerContext) -> Case | None:
+    """The owner's latest case that can still be booked (see BOOKABLE_STATUSES)."""
+    return await _owner_case(ctx, None)
 
 
 def _today(ctx: OwnerContext) -> date:

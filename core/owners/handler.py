@@ -23,6 +23,7 @@ from core.outbox import store as outbox
 from core.owners import (
     booking,
     followup,
+    hub_info,
     intake,
     postbacks,
     reminder,
@@ -73,8 +74,9 @@ def _faq(ctx: OwnerContext) -> None:
     )
 
 
-def _hub_info(ctx: OwnerContext) -> None:
-    ctx.say(OutgoingMessage(texts=(Text("owner.hub_info", hub=ctx.channel.hub_name),)))
+async def _hub_info(ctx: OwnerContext) -> None:
+    """拠点のご案内: the hub's own information, today's hours and the next free slot."""
+    await hub_info.answer(ctx)
 
 
 async def _show_bookings(ctx: OwnerContext) -> None:
@@ -111,7 +113,7 @@ async def route(ctx: OwnerContext) -> None:
         _faq(ctx)
         return
     if event.kind is OwnerEventKind.POSTBACK and action == postbacks.MENU_HUB:
-        _hub_info(ctx)
+        await _hub_info(ctx)
         return
     flow_id = action.split(".", 1)[0] if action else ""
     if event.kind is OwnerEventKind.POSTBACK and flow_id in FLOWS:

@@ -120,3 +120,66 @@ def test_import_cos_checks_with_dry_run_and_writes_only_a_clean_sheet(
     assert "nothing changed" in again.output
     back = runner.invoke(app, ["admin", "deactivate", str(cos[0].id), "--reactivate"])
     assert "is active again" in back.output
+
+
+async def _profiles(url: str) -> dict[str, tuple[str | None, str | None, dict[str, object]]]:
+    from core.db.models import HubProfile
+
+    container = await bootstrap(load_settings(database_url=url, redis_url=None))
+    try:
+        async with container.session_factory() as session:
+            rows = (
+                await session.execute(
+                    select(Hub.code, HubProfile.phone, HubProfile.address, HubProfile.opening_hours)
+                    .join(HubProfile, HubProfile.hub_id == Hub.id)
+                    .order_by(Hub.code)
+                )
+            ).all()
+            return {code: (phone, address, hours) for code, phone, address, hours in rows}
+    finally:
+        await container.aclose()
+
+
+def test_import_hub_info_checks_every_row_first_and_keeps_columns_not_in_the_sheet(
+    database: str, tmp_path: Path
+) -> None:
+    sheet = tmp_path / "hubs.csv"
+    sheet.write_text(
+        "拠点コード,住所,電話番号,月曜日\n"
+        "13,東京都千代田区丸の内一丁目1-1,03-1234-5678,9:00-17:00\n"
+        "27,大阪府大阪市中央区本町1-1,06-1234,9:00-17:00\n"
+        "99,どこか,03-1234-5678,\n",
+        encoding="utf-8-sig",
+    )
+    runner = CliRunner()
+    wrong = runner.invoke(app, ["admin", "import-hub-info", str(sheet)])
+    assert wrong.exit_code == 1
+    assert "line 3\tinfo_phone\t電話番号として読めませんでした" in wrong.output
+    assert "line 4\tcode\t拠点コード「99」の拠点はありません" in wrong.output
+    assert "nothing written" in wrong.output
+    assert asyncio.run(_profiles(database)) == {}
+
+    sheet.write_text(
+        "拠点コード,住所,電話番号,月曜日\n"
+        "13,東京都千代田区丸の内一丁目1-1,03-1234-5678,9:00-17:00\n"
+        "27,大阪府大阪市中央区本町1-1,06-6123-4567,\n",
+        encoding="utf-8-sig",
+    )
+    dry = runner.invoke(app, ["admin", "import-hub-info", str(sheet), "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert asyncio.run(_profiles(database)) == {}
+    done = runner.invoke(app, ["admin", "import-hub-info", str(sheet)])
+    assert done.exit_code == 0, done.output
+    assert "wrote the information of 2 hub(s)" in done.output
+    # A later sheet with only the phone column keeps the address and hours.
+    sheet.write_text("code,phone\n13,03-9876-5432\n", encoding="utf-8")
+    assert runner.invoke(app, ["admin", "import-hub-info", str(sheet)]).exit_code == 0
+    profiles = asyncio.run(_profiles(database))
+    assert profiles["13"] == (
+        "+81398765432",
+        "東京都千代田区丸の内一丁目1-1",
+        {"0": [["09:00", "17:00"]]},
+    )
+    assert profiles["27"] == ("+81661234567", "大阪府大阪市中央区本町1-1", {})
+    _cos, actions, _hubs = _rows(database)
+    assert actions.count("hub.settings_changed") == 3

@@ -275,6 +275,12 @@ EXPECTED: dict[str, dict[str, tuple[int, int]]] = {
     },
     "drill": {"hq": (200, 200), "cco": (200, 403), "co": (200, 403), "partner_admin": (403, 403)},
     "audit": {"hq": (200, 200), "cco": (200, 403), "co": (403, 403), "partner_admin": (403, 403)},
+    "access_requests": {
+        "hq": (200, 200),
+        "cco": (200, 403),
+        "co": (403, 403),
+        "partner_admin": (403, 403),
+    },
     "organisation": {
         "hq": (200, 200),
         "cco": (200, 403),
@@ -336,6 +342,8 @@ async def _ask(
             return await client.get(f"/console/hubs/{hub}/dashboard/consultations?month=6")
         case "audit":
             return await client.get(f"/console/hubs/{hub}/audit")
+        case "access_requests":
+            return await client.get(f"/console/hubs/{hub}/access-requests")
         case "organisation":
             return await client.get(f"/console/organisations/{org}")
     raise AssertionError(route)
@@ -366,7 +374,7 @@ async def test_every_route_answers_every_role_for_its_own_scope_only(console: Co
                     hidden = console.names["27"] if role != "hq" else set()
                     assert not {name for name in hidden if name in answer.text}, (role, route)
                     cells += 1
-    assert cells == len(ROLES) * len(EXPECTED) * 2 == 120
+    assert cells == len(ROLES) * len(EXPECTED) * 2 == 130
 
 
 # -- onboarding from a spreadsheet ---------------------------------------------------------------
@@ -819,3 +827,158 @@ async def test_only_hq_sees_and_registers_partner_organisations(console: Console
         )
         assert bank is not None
         assert (bank.kind.value, bank.prefecture_code) == ("bank", "27")
+
+
+# -- 拠点のご案内 in the hub settings ------------------------------------------------------------
+
+
+async def test_a_cco_enters_the_hub_information_mistakes_are_shown_and_nothing_typed_is_lost(
+    console: Console,
+) -> None:
+    from core.db.models import HubProfile
+
+    async with console.client() as client:
+        await console.sign_in(client, console.people["cco"])
+        form = await client.get("/console/hubs/13/settings")
+        assert "拠点のご案内（LINEで事業者さまに表示）" in form.text
+        assert (
+            'name="info_phone" type="tel" value=""' in form.text
+        )  # nothing shipped, nothing guessed
+        typed = {
+            **UNCHANGED["13"],
+            "csrf": csrf_of(form.text),
+            "info_name": "東京都よろず支援拠点",
+            "info_postal_code": "1000005",
+            "info_address": "東京都千代田区丸の内一丁目1-1",
+            "info_latitude": "135.5",
+            "info_longitude": "139.767125",
+            "info_phone": "03-1234",
+            "info_website": "http://example.org/yorozu13",
+            "info_hours_0": "9時から17時",
+            "info_hours_5": "休",
+            "info_access": "東京駅から徒歩5分\n地下通路直結",
+        }
+        wrong = await client.post("/console/hubs/13/settings", data=typed)
+        assert wrong.status_code == 422
+        for message in (
+            "緯度は -90 から 90 までの数字で入れてください",
+            "電話番号として読めませんでした",
+            "「https://」で始まるホームページのアドレスを入れてください",
+            "「9:00-17:00」の形で入れてください",
+        ):
+            assert message in wrong.text, message
+        for kept in ('value="135.5"', 'value="03-1234"', 'value="9時から17時"', "地下通路直結"):
+            assert kept in wrong.text, kept
+        async with console.sessions() as session:
+            hub = await session.scalar(select(Hub).where(Hub.code == "13"))
+            assert hub is not None
+            assert await session.get(HubProfile, hub.id) is None
+
+        fixed = {
+            **typed,
+            "info_latitude": "35.681236",
+            "info_phone": "０３（１２３４）５６７８",
+            "info_website": "https://example.org/yorozu13",
+            "info_hours_0": "9:00-17:00",
+        }
+        saved = await client.post("/console/hubs/13/settings", data=fixed)
+        assert saved.status_code == 200, saved.text
+        assert "保存しました。" in saved.text
+        assert 'value="03-1234-5678"' in saved.text
+        assert 'value="100-0005"' in saved.text
+        audit = await client.get("/console/hubs/13/audit")
+        assert "拠点の設定を変更" in audit.text
+
+    async with console.sessions() as session:
+        hub = await session.scalar(select(Hub).where(Hub.code == "13"))
+        assert hub is not None
+        profile = await session.get(HubProfile, hub.id)
+        assert profile is not None
+        assert (profile.phone, profile.postal_code) == ("+81312345678", "100-0005")
+        assert profile.opening_hours == {"0": [["09:00", "17:00"]], "5": []}
+        assert profile.access == "東京駅から徒歩5分\n地下通路直結"
+        row = await session.scalar(
+            select(AuditLog)
+            .where(AuditLog.action == "hub.settings_changed")
+            .order_by(AuditLog.id.desc())
+        )
+        assert row is not None
+        assert row.details["changes"]["info_phone"] == ["", "03-1234-5678"]
+        assert row.details["changes"]["info_hours_5"] == ["", "休"]
+
+
+# -- access requests from partner staff ----------------------------------------------------------
+
+
+async def test_a_cco_approves_an_access_request_in_the_console_and_a_co_may_not(
+    console: Console, clock: Any
+) -> None:
+    from core.access_requests import RequestForm, submit_request
+    from core.db.models import AccessRequest, AccessRequestStatus
+
+    async with console.sessions() as session, session.begin():
+        hub = await session.scalar(select(Hub).where(Hub.code == "13"))
+        assert hub is not None
+        asked = await submit_request(
+            session,
+            RequestForm(
+                name="新井 翔太",
+                hub_id=hub.id,
+                organisation_id=None,
+                organisation_name="一覧にない商工会",
+                note="経営指導員です",
+            ),
+            team_id=TEAM,
+            user_id="U0ARAI0001",
+            locale="ja",
+            now=clock.now(),
+            event_key="e1",
+        )
+        request_id = asked.request.id
+
+    async with console.client() as client:
+        await console.sign_in(client, console.people["co"])
+        refused = await client.get("/console/hubs/13/access-requests")
+        assert refused.status_code == 403
+
+    async with console.client() as client:
+        await console.sign_in(client, console.people["cco"])
+        hub_page = await client.get("/console/hubs/13")
+        assert "利用申請（1件）" in hub_page.text
+        page = await client.get("/console/hubs/13/access-requests")
+        assert page.status_code == 200
+        assert "新井 翔太" in page.text
+        assert "一覧にない商工会（一覧にない組織として入力）" in page.text
+        action = f"/console/hubs/13/access-requests/{request_id}"
+        forged = await client.post(action, data={"csrf": "wrong", "decision": "approve"})
+        assert forged.status_code == 400
+        csrf = csrf_of(page.text)
+        unchosen = await client.post(action, data={"csrf": csrf, "decision": "approve"})
+        assert unchosen.status_code == 422
+        assert "登録する組織を選んでください" in unchosen.text
+        # An organisation of another prefecture is not this hub's to register staff with.
+        elsewhere = await client.post(
+            action,
+            data={"csrf": csrf, "decision": "approve", "organisation_id": str(console.other_org)},
+        )
+        assert elsewhere.status_code == 422
+        done = await client.post(
+            action,
+            data={"csrf": csrf, "decision": "approve", "organisation_id": str(console.own_org)},
+        )
+        assert done.status_code == 200, done.text
+        assert "新井 翔太さんを担当者として登録しました。" in done.text
+        assert "対応待ちの利用申請はありません。" in done.text
+        again = await client.post(action, data={"csrf": csrf, "decision": "deny"})
+        assert again.status_code == 409
+        audit = await client.get("/console/hubs/13/audit")
+        assert "利用申請を承認" in audit.text
+
+    async with console.sessions() as session:
+        row = await session.get(AccessRequest, request_id)
+        assert row is not None
+        assert row.status is AccessRequestStatus.APPROVED
+        staff = await resolve_slack_user(session, TEAM, "U0ARAI0001")
+        assert staff is not None
+        assert staff.is_partner
+        assert staff.organisation_id == console.own_org

@@ -14,6 +14,7 @@ from core.db.models.cases import Case, CaseStatusHistory
 from core.db.models.consultations import ConsultationRecord
 from core.db.models.conversations import ConversationStateRow
 from core.db.models.coordinators import CoAvailabilityException, Coordinator, CoWeeklyAvailability
+from core.db.models.hub_profiles import AccessRequest, AccessRequestStatus, HubProfile
 from core.db.models.hubs import Hub, HubClosedDay, LineChannel
 from core.db.models.inbox import InboxEvent, PushUsage
 from core.db.models.outbox import OutboxMessage
@@ -27,6 +28,8 @@ from core.db.models.surveys import CoReview, Survey, SurveyAnswer
 
 __all__ = [
     "ACTIVE_BOOKING_CONDITION",
+    "AccessRequest",
+    "AccessRequestStatus",
     "AuditLog",
     "Booking",
     "Business",
@@ -44,6 +47,7 @@ __all__ = [
     "Coordinator",
     "Hub",
     "HubClosedDay",
+    "HubProfile",
     "HubQueueEntry",
     "InboxEvent",
     "LineChannel",
