@@ -25,6 +25,7 @@ from core.db.models import AuditLog, Case, CaseStatusHistory, Hub
 from core.domain.enums import ActorKind, CaseStatus
 from core.hub_calendar import DEFAULT_CALENDAR, HubCalendar, hub_calendars
 from core.i18n import Text
+from core.i18n.dates import jst_day_time
 from core.messages import OutgoingMessage
 from core.notify import hq_hub, notify_cco
 
@@ -52,8 +53,8 @@ def escalation_key(case_id: int, since: datetime, level: str) -> str:
     return f"escalation:case{case_id}:{int(since.timestamp())}:{level}"
 
 
-def _stamp(moment: datetime) -> str:
-    return to_jst(moment).strftime("%m/%d %H:%M")
+def _stamp(moment: datetime) -> Text:
+    return jst_day_time(moment)
 
 
 def _message(key: str, waiting: Waiting, hub: Hub, hours: float) -> OutgoingMessage:

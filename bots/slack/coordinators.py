@@ -32,6 +32,7 @@ from core.coordinators import actions
 from core.coordinators import booking as co_booking
 from core.coordinators.cards import SLACK_TEAM, case_for_card, parse_postback
 from core.coordinators.outcome import OutcomeForm, validate_outcome
+from core.coordinators.stale import stale_reason
 from core.coordinators.suggest import hub_coordinators, suggest_coordinators
 from core.db.models import Case, Hub, PartnerOrganisation
 from core.domain.enums import BookingMode, NextStep, Platform
@@ -493,6 +494,8 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
         team, user = _team(body, deps.default_team_id), _user(body)
         value = str(action.get("value") or "")
         name, params = parse_postback(value)
+        if await _answered_stale(deps, client, body, team, user, name, params):
+            return
         if name in QUEUED_WORK:
             event_id = _digest(
                 "action", user, action.get("action_ts") or body.get("trigger_id"), value
@@ -616,6 +619,56 @@ def _fallback_block(name: str, present: set[str]) -> str:
     """An error for a field the modal did not show lands on a block it did (Slack refuses
     errors for unknown block ids)."""
     return "issues" if "issues" in present else sorted(present)[0]
+
+
+def _channel(body: Mapping[str, Any]) -> str | None:
+    """The channel the button was pressed in (none for a button in the App Home or a modal)."""
+    channel = body.get("channel")
+    channel_id = channel.get("id") if isinstance(channel, Mapping) else None
+    return str(channel_id) if channel_id else None
+
+
+async def _answered_stale(
+    deps: SlackDeps,
+    client: Any,
+    body: Mapping[str, Any],
+    team: str,
+    user: str,
+    name: str,
+    params: Mapping[str, str],
+) -> bool:
+    """Tell whoever pressed a button that no longer applies why, where they pressed it.
+
+    An ephemeral message (chat.postEphemeral): only they see it, beside the card, and
+    nothing is stored or done. True when so answered. A check that is too slow, or a button
+    outside a channel, lets the action run: the core refuses it then, by DM.
+    """
+    channel = _channel(body)
+    if channel is None:
+        return False
+    try:
+        found = await asyncio.wait_for(_stale(deps, team, user, name, params), MODAL_BUDGET)
+    except TimeoutError:
+        return False
+    if found is None:
+        return False
+    reason, locale = found
+    await client.chat_postEphemeral(
+        channel=channel, user=user, text=deps.catalog.render(reason, locale)
+    )
+    return True
+
+
+async def _stale(
+    deps: SlackDeps, team: str, user: str, name: str, params: Mapping[str, str]
+) -> tuple[Text, str] | None:
+    async with deps.session_factory() as session:
+        identity = await resolve_slack_user(session, team, user)
+        if identity is None:
+            return None  # the action answers people it does not know
+        co_id = identity.id if identity.is_coordinator else None
+        reason = await stale_reason(session, name, params, co_id=co_id)
+        return None if reason is None else (reason, identity.locale)
 
 
 async def _load_modal(

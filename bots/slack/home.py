@@ -40,6 +40,7 @@ from core.coordinators.home import (
 from core.db.models import Coordinator
 from core.domain.enums import Platform
 from core.i18n import Catalog, Text
+from core.i18n.dates import jst_day
 from core.outbox.store import add_raw
 from core.staff import DEFAULT_TEAM, StaffIdentity, resolve_slack_user
 
@@ -62,12 +63,18 @@ SECTION_LIMITS: Final = {"my": 15, "today": 10, "upcoming": 10, "queue": 15, "fo
 def waiting_text(waiting: timedelta, catalog: Catalog, locale: str) -> str:
     """ "45分", "3時間10分", "2日4時間": the precision a CO needs to pick the oldest."""
     minutes = int(waiting.total_seconds() // 60)
+    if minutes < 1:
+        return catalog.text("home.waiting.under_minute", locale)
     if minutes < 60:
         return catalog.text("home.waiting.minutes", locale, minutes=minutes)
     hours, minutes = divmod(minutes, 60)
     if hours < 24:
+        if minutes == 0:
+            return catalog.text("home.waiting.hours_only", locale, hours=hours)
         return catalog.text("home.waiting.hours", locale, hours=hours, minutes=minutes)
     days, hours = divmod(hours, 24)
+    if hours == 0:
+        return catalog.text("home.waiting.days_only", locale, days=days)
     return catalog.text("home.waiting.days", locale, days=days, hours=hours)
 
 
@@ -103,8 +110,9 @@ def _hhmm(moment: datetime) -> str:
     return to_jst(moment).strftime("%H:%M")
 
 
-def _mdate(moment: date) -> str:
-    return f"{moment.month}/{moment.day}"
+def _mdate(moment: date | datetime, catalog: Catalog, locale: str) -> str:
+    """6月3日(水), the Japan day (one way of writing a day everywhere: core.i18n.dates)."""
+    return catalog.render(jst_day(moment), locale)
 
 
 def _section(
@@ -192,7 +200,7 @@ def render_home(
         texts = []
         for review in home.reviews:
             stars = "★" * review.stars + "☆" * (5 - review.stars)
-            day = _mdate(review.at)
+            day = _mdate(review.at, catalog, locale)
             if review.comment:
                 comment = escape(review.comment[:200])
                 texts.append(t("home.review_line", locale, stars=stars, comment=comment, date=day))
@@ -220,9 +228,16 @@ def _case_line(line: CaseLine, catalog: Catalog, locale: str) -> Block:
         number=escape(line.number),
         business=_business(line.business, catalog, locale),
         status=catalog.text(f"home.status.{line.status.value}", locale),
-        waiting=waiting_text(line.waiting, catalog, locale),
+        held=_held_for(line.waiting, catalog, locale),
     )
     return _line(text, line.case_id, catalog, locale)
+
+
+def _held_for(held: timedelta, catalog: Catalog, locale: str) -> str:
+    """担当して3時間; under a minute 担当したばかり, never 担当して0分."""
+    if held < timedelta(minutes=1):
+        return catalog.text("home.held_just_now", locale)
+    return catalog.text("home.held_for", locale, waiting=waiting_text(held, catalog, locale))
 
 
 def _queue_line(line: CaseLine, catalog: Catalog, locale: str) -> Block:
@@ -248,7 +263,9 @@ def _consultation(line: ConsultationLine, catalog: Catalog, locale: str, *, toda
     if today:
         text = catalog.text("home.consultation_line", locale, **params)
     else:
-        text = catalog.text("home.upcoming_line", locale, date=_mdate(line.starts_at), **params)
+        text = catalog.text(
+            "home.upcoming_line", locale, date=_mdate(line.starts_at, catalog, locale), **params
+        )
     return _line(text, line.case_id, catalog, locale)
 
 
@@ -257,7 +274,7 @@ def _follow_up(line: FollowUpLine, catalog: Catalog, locale: str) -> Block:
     text = catalog.text(
         key,
         locale,
-        date=_mdate(line.due_on),
+        date=_mdate(line.due_on, catalog, locale),
         number=escape(line.number),
         business=_business(line.business, catalog, locale),
     )

@@ -29,8 +29,7 @@ from core.coordinators.cards import (
     moved_card_message,
     post_queue_card,
     postback,
-    queue_card_message,
-    source_org_name,
+    refresh_card,
     update_card,
 )
 from core.coordinators.outcome import Outcome
@@ -233,21 +232,9 @@ async def _business(session: AsyncSession, case: Case) -> Business | None:
     return await session.get(Business, case.business_id) if case.business_id else None
 
 
-async def _refresh_card(
-    session: AsyncSession, case: Case, *, now: datetime, suffix: str, assignee: str | None
-) -> None:
-    """Show the card as it now is: who took it, or open again."""
-    hub = await session.get(Hub, case.hub_id)
-    if hub is None:
-        return
-    message = queue_card_message(
-        case,
-        await _business(session, case),
-        hub,
-        source_org_name=await source_org_name(session, case),
-        assignee_name=assignee,
-    )
-    await update_card(session, case.id, message, now=now, suffix=suffix)
+async def _refresh_card(session: AsyncSession, case: Case, *, now: datetime, suffix: str) -> None:
+    """Show the card as the case now stands."""
+    await refresh_card(session, case, now=now, suffix=suffix)
 
 
 # -- claim and assign ------------------------------------------------------------------------
@@ -342,7 +329,7 @@ async def claim_case(
     if outcome.already_held:
         return outcome
     _audit(session, "case.claimed", now=now, case=case, actor_id=co.id, co_id=co.id)
-    await _refresh_card(session, case, now=now, suffix=f"claimed:{co.id}", assignee=co.name)
+    await _refresh_card(session, case, now=now, suffix=f"claimed:{co.id}")
     await notify_referrer(session, case.id, "claimed", now=now, detail={"co_id": co.id})
     return outcome
 
@@ -409,9 +396,7 @@ async def assign_case(
         co_id=to.id,
         from_co_id=previous_holder,
     )
-    await _refresh_card(
-        session, case, now=now, suffix=f"assigned:{to.id}:{_stamp(now)}", assignee=to.name
-    )
+    await _refresh_card(session, case, now=now, suffix=f"assigned:{to.id}:{_stamp(now)}")
     if to.id != by.id:
         await _dm(
             session,
@@ -476,7 +461,7 @@ async def transfer_case(
     await update_card(
         session,
         case.id,
-        moved_card_message(case, business, target),
+        moved_card_message(case, business, target, now=now),
         now=now,
         suffix=f"moved:{target.code}:{_stamp(now)}",
     )
@@ -558,7 +543,7 @@ async def reopen_cases_of(
             session, "case.reopened", now=now, case=case, actor_id=actor_id, released_co_id=co.id
         )
         await session.flush()
-        await _refresh_card(session, case, now=now, suffix=f"reopened:{_stamp(now)}", assignee=None)
+        await _refresh_card(session, case, now=now, suffix=f"reopened:{_stamp(now)}")
     return list(cases)
 
 
@@ -658,6 +643,7 @@ async def record_outcome(
         record_id=record.id,
         next_step=outcome.next_step.value,
     )
+    await _refresh_card(session, case, now=now, suffix=f"record:{record.id}")
     await _dm(
         session,
         co,
@@ -800,6 +786,7 @@ async def hand_back(
         organisation_id=org.id,
     )
     await _send_to_partner(session, referral, case, co, org, now=now)
+    await _refresh_card(session, case, now=now, suffix=f"handback:{referral.id}")
     await notify_referrer(
         session, case.id, "handed_back", now=now, detail={"organisation_id": org.id}
     )
@@ -876,6 +863,7 @@ async def accept_referral(
         now=now,
         suffix="accepted",
     )
+    await _refresh_card(session, case, now=now, suffix=f"referral:{referral.id}:accepted")
     return referral
 
 
@@ -933,6 +921,7 @@ async def complete_referral(
         now=now,
         suffix="done",
     )
+    await _refresh_card(session, case, now=now, suffix=f"referral:{referral.id}:done")
     return referral
 
 

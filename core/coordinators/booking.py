@@ -23,7 +23,6 @@ from core.clock import to_jst
 from core.coordinators.actions import (
     CaseActionError,
     _audit,
-    _business,
     _case,
     _check_may_work,
     _co,
@@ -31,8 +30,8 @@ from core.coordinators.actions import (
     _move,
     notify_referrer,
 )
-from core.coordinators.cards import queue_card_message, source_org_name, update_card
-from core.db.models import Booking, Case, Coordinator, Hub
+from core.coordinators.cards import refresh_card
+from core.db.models import Booking, Case, Coordinator
 from core.domain.enums import BookingMode, CaseStatus
 from core.i18n import Text
 from core.messages import OutgoingMessage
@@ -57,18 +56,6 @@ def when_text(starts_at: datetime) -> Text:
     local = to_jst(starts_at)
     return Text(
         "coordinators.book.when", start=local, weekday=Text(f"booking.weekday.{local.weekday()}")
-    )
-
-
-def booking_text(booking: Booking) -> Text:
-    """The card's row: 6月3日(水) 14:00〜15:00（来所）."""
-    start, end = to_jst(booking.starts_at), to_jst(booking.ends_at)
-    return Text(
-        "card.booking_value",
-        start=start,
-        end=end,
-        weekday=Text(f"booking.weekday.{start.weekday()}"),
-        mode=Text(f"coordinators.mode.{booking.mode.value}"),
     )
 
 
@@ -248,15 +235,4 @@ async def show_booking_on_card(
 ) -> None:
     """The queue card names the CO and the date, and offers no claim once a slot is booked,
     whether the CO booked it from Slack or the owner on LINE."""
-    hub = await session.get(Hub, case.hub_id)
-    if hub is None:
-        return
-    message = queue_card_message(
-        case,
-        await _business(session, case),
-        hub,
-        source_org_name=await source_org_name(session, case),
-        assignee_name=owner_co.name,
-        booking=booking_text(booking),
-    )
-    await update_card(session, case.id, message, now=now, suffix=f"booked:{booking.id}")
+    await refresh_card(session, case, now=now, suffix=f"booked:{booking.id}")

@@ -11,16 +11,37 @@ the dispatcher resolves it at send time.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.clock import to_jst
-from core.db.models import Business, Case, Hub, OutboxMessage, PartnerOrganisation, PartnerStaff
-from core.domain.enums import CaseKind, CaseSource, CaseStatus, Platform
+from core.db.models import (
+    Booking,
+    Business,
+    Case,
+    ConsultationRecord,
+    Coordinator,
+    Hub,
+    OutboxMessage,
+    PartnerOrganisation,
+    PartnerStaff,
+    Referral,
+)
+from core.domain.enums import (
+    ACTIVE_BOOKING_STATUSES,
+    CaseKind,
+    CaseSource,
+    CaseStatus,
+    NextStep,
+    Platform,
+    ReferralDirection,
+    ReferralStatus,
+)
 from core.i18n import Text
+from core.i18n.dates import jst_day, jst_day_time, jst_time
 from core.messages import Action, Card, OutgoingMessage, encode_message
 from core.outbox.store import add_message, add_raw
 
@@ -75,8 +96,8 @@ def topics_text(topics: Sequence[str]) -> Text:
 
 
 def waiting_since_text(moment: datetime) -> Text:
-    """Japan time: a CO reads "10:05", not UTC (invariant 10)."""
-    return Text("card.waiting_since_value", at=to_jst(moment).strftime("%Y-%m-%d %H:%M"))
+    """Japan time: a CO reads "6月1日(月) 10:05", not UTC (invariant 10)."""
+    return Text("card.waiting_since_value", at=jst_day_time(moment))
 
 
 def source_text(case: Case, source_org_name: str | None) -> Text:
@@ -107,6 +128,30 @@ def case_rows(
     )
 
 
+@dataclass(frozen=True)
+class CardState:
+    """Where a case stands, as its card shows it (read by `card_state`)."""
+
+    assignee_name: str | None = None
+    claimed_at: datetime | None = None
+    booking: Text | None = None
+    """When and how the next consultation is, once booked."""
+    record: Text | None = None
+    """The latest consultation recorded (day, what comes next)."""
+    referral: Text | None = None
+    """The latest hand-back to a partner, and whether they took it."""
+    closed_at: datetime | None = None
+
+
+_NEXT_STEP: Mapping[CaseStatus, str] = {
+    CaseStatus.CLAIMED: "card.next.claimed",
+    CaseStatus.BOOKED: "card.next.booked",
+    CaseStatus.IN_SUPPORT: "card.next.in_support",
+    CaseStatus.HANDED_BACK: "card.next.handed_back",
+}
+"""What the CO holding the case can do next, said on the card beside its buttons."""
+
+
 def queue_card_message(
     case: Case,
     business: Business | None,
@@ -114,38 +159,53 @@ def queue_card_message(
     *,
     suggestions: Sequence[str] = (),
     source_org_name: str | None = None,
-    assignee_name: str | None = None,
-    booking: Text | None = None,
+    state: CardState | None = None,
 ) -> OutgoingMessage:
-    """The card in the hub's intake channel: unclaimed, or (with `assignee_name`) taken.
+    """The card in the hub's intake channel, as the case now stands.
 
-    Unclaimed it offers 担当する, 割り当て and 他拠点・本部へ, with the router's suggested
-    coordinators as a row; taken it names the CO and offers what the CO does next instead
-    of the claim button, so nobody clicks a button that can no longer work: 予約を入れる
-    while the case has no consultation booked (an owner not on LINE cannot book it), and
-    `booking` (when, how) as a row once it has.
+    Every card says where the case is (状況). Unclaimed it offers 担当する, 割り当て and
+    他拠点・本部へ, with the router's suggested coordinators as a row; taken it names the CO
+    and since when, the booking, the last outcome and the hand-back, says what the CO can do
+    next and offers only the buttons that still work: 予約を入れる while nothing is booked,
+    no buttons at all once the case is closed.
     """
-    rows = case_rows(case, business, source_org_name=source_org_name)
+    state = state or CardState()
+    rows = (
+        (Text("card.label.status"), _status_text(case, state)),
+        *case_rows(case, business, source_org_name=source_org_name),
+    )
     if case.transferred_from_hub_id is not None and hub.id == case.hub_id:
         rows += ((Text("card.label.transferred"), Text("card.transferred_value")),)
-    if assignee_name is None:
+    ended = case.status in (CaseStatus.CLOSED, CaseStatus.CANCELLED)
+    actions: tuple[Action, ...] = ()
+    if state.assignee_name is None and not ended:
         if suggestions:
             rows += ((Text("card.label.suggested"), _verbatim(" / ".join(suggestions))),)
-        actions: tuple[Action, ...] = (
+        actions = (
             Action(Text("card.action.claim"), postback("case.claim", c=case.id)),
             Action(Text("card.action.assign"), postback("case.assign", c=case.id)),
             Action(Text("card.action.transfer"), postback("case.transfer", c=case.id)),
         )
-    else:
-        rows += ((Text("card.label.assignee"), Text("card.assignee_value", name=assignee_name)),)
-        if booking is not None:
-            rows += ((Text("card.label.booking"), booking),)
+    if state.assignee_name is not None:
+        assignee: Text = Text("card.assignee_value", name=state.assignee_name)
+        if state.claimed_at is not None:
+            assignee = Text(
+                "card.assignee_since", name=state.assignee_name, at=jst_day_time(state.claimed_at)
+            )
+        rows += ((Text("card.label.assignee"), assignee),)
+    if state.booking is not None:
+        rows += ((Text("card.label.booking"), state.booking),)
+    if state.record is not None:
+        rows += ((Text("card.label.record"), state.record),)
+    if state.referral is not None:
+        rows += ((Text("card.label.referral"), state.referral),)
+    if state.assignee_name is not None and not ended:
+        nxt = _NEXT_STEP.get(case.status)
+        if nxt is not None:
+            rows += ((Text("card.label.next"), Text(nxt, name=state.assignee_name)),)
+        bookable = state.booking is None and case.status in BOOKABLE_FROM_CARD
         actions = (
-            *(
-                (Action(Text("card.action.book"), postback("case.book", c=case.id)),)
-                if booking is None and case.status in BOOKABLE_FROM_CARD
-                else ()
-            ),
+            *((Action(Text("card.action.book"), postback("case.book", c=case.id)),) * bookable),
             Action(Text("card.action.outcome"), postback("case.outcome", c=case.id)),
             Action(Text("card.action.handback"), postback("case.handback", c=case.id)),
             Action(Text("card.action.askhub"), postback("case.askhub", c=case.id)),
@@ -161,9 +221,29 @@ def queue_card_message(
     )
 
 
-def moved_card_message(case: Case, business: Business | None, to_hub: Hub) -> OutgoingMessage:
-    """The old card after a transfer: it stays readable but has no buttons any more."""
-    rows = (*case_rows(case, business), (Text("card.label.moved_to"), hub_name(to_hub)))
+def _status_text(case: Case, state: CardState) -> Text:
+    if case.status is CaseStatus.CLOSED:
+        if state.closed_at is not None:
+            return Text("card.status.closed_on", day=jst_day(state.closed_at))
+        return Text("card.status.closed")
+    if state.assignee_name is None and case.status in (CaseStatus.NEW, CaseStatus.QUEUED):
+        return Text("card.status.unclaimed")
+    return Text(f"card.status.{case.status.value}")
+
+
+def moved_card_message(
+    case: Case, business: Business | None, to_hub: Hub, *, now: datetime | None = None
+) -> OutgoingMessage:
+    """The old card after a transfer: it stays readable, says where and when the case went,
+    and has no buttons any more."""
+    moved: Text = Text("card.status.moved", hub=hub_name(to_hub))
+    if now is not None:
+        moved = Text("card.status.moved_at", hub=hub_name(to_hub), at=jst_day_time(now))
+    rows = (
+        (Text("card.label.status"), moved),
+        *case_rows(case, business),
+        (Text("card.label.moved_to"), hub_name(to_hub)),
+    )
     return OutgoingMessage(card=Card(title=Text("card.title", number=case.number), rows=rows))
 
 
@@ -243,6 +323,7 @@ async def post_queue_card(
         hub,
         suggestions=suggestions,
         source_org_name=await source_org_name(session, case),
+        state=await card_state(session, case),
     )
     previous = await current_card(session, case_id)
     sequence = 0 if previous is None else _sequence(previous.idempotency_key, case_id) + 1
@@ -298,3 +379,95 @@ async def update_card(
         case_id=case_id,
         hub_id=card.hub_id,
     )
+
+
+# -- where the case stands -------------------------------------------------------------------
+
+
+def booking_text(booking: Booking) -> Text:
+    """The card's row: 6月3日(水) 14:00〜15:00（来所）."""
+    return Text(
+        "card.booking_value",
+        start=jst_day_time(booking.starts_at),
+        end=jst_time(booking.ends_at),
+        mode=Text(f"coordinators.mode.{booking.mode.value}"),
+    )
+
+
+async def card_state(session: AsyncSession, case: Case) -> CardState:
+    """Read from the case's rows what its card shows; every change re-reads it, so the card
+    cannot drift from the case whichever path (Slack, LINE, the console) changed it."""
+    co = await session.get(Coordinator, case.assigned_co_id) if case.assigned_co_id else None
+    booking = await session.scalar(
+        select(Booking)
+        .where(Booking.case_id == case.id, Booking.status.in_(tuple(ACTIVE_BOOKING_STATUSES)))
+        .order_by(Booking.starts_at.desc(), Booking.id.desc())
+        .limit(1)
+    )
+    record = await session.scalar(
+        select(ConsultationRecord)
+        .where(ConsultationRecord.case_id == case.id)
+        .order_by(ConsultationRecord.id.desc())
+        .limit(1)
+    )
+    referral = await session.scalar(
+        select(Referral)
+        .where(Referral.case_id == case.id, Referral.direction == ReferralDirection.TO_PARTNER)
+        .order_by(Referral.id.desc())
+        .limit(1)
+    )
+    return CardState(
+        assignee_name=co.name if co is not None else None,
+        claimed_at=case.claimed_at if co is not None else None,
+        booking=booking_text(booking) if booking is not None else None,
+        record=_record_text(record) if record is not None else None,
+        referral=await _referral_text(session, referral) if referral is not None else None,
+        closed_at=case.closed_at,
+    )
+
+
+def _record_text(record: ConsultationRecord) -> Text:
+    if record.next_step is NextStep.CLOSE:
+        return Text("card.record_closed", day=jst_day(record.held_on))
+    if record.follow_up_on is not None:
+        return Text(
+            "card.record_follow_up", day=jst_day(record.held_on), on=jst_day(record.follow_up_on)
+        )
+    return Text("card.record_value", day=jst_day(record.held_on))
+
+
+async def _referral_text(session: AsyncSession, referral: Referral) -> Text:
+    org = (
+        await session.get(PartnerOrganisation, referral.to_organisation_id)
+        if referral.to_organisation_id
+        else None
+    )
+    name = org.name if org else "-"
+    if referral.status is ReferralStatus.DONE:
+        return Text("card.referral.done", organisation=name)
+    if referral.status is ReferralStatus.ACCEPTED:
+        return Text("card.referral.accepted", organisation=name)
+    return Text("card.referral.sent", organisation=name)
+
+
+async def refresh_card(
+    session: AsyncSession, case: Case, *, now: datetime, suffix: str
+) -> OutboxMessage | None:
+    """Show the case's card as the case now stands (chat.update of the card in place).
+
+    Called after every change of state: claim, assignment, booking (from Slack or LINE),
+    rebooking and cancelling, an outcome, a hand-back and its acceptance, closing.
+    """
+    hub = await session.get(Hub, case.hub_id)
+    if hub is None:
+        return None
+    await session.flush()
+    business = await session.get(Business, case.business_id) if case.business_id else None
+    message = queue_card_message(
+        case,
+        business,
+        hub,
+        source_org_name=await source_org_name(session, case),
+        state=await card_state(session, case),
+    )
+    return await update_card(session, case.id, message, now=now, suffix=suffix)

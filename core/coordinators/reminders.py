@@ -34,6 +34,7 @@ from core.db.models import (
 from core.domain.enums import BookingStatus, CaseStatus
 from core.hub_calendar import DEFAULT_CALENDAR, hub_calendars
 from core.i18n import Text
+from core.i18n.dates import jst_day
 from core.messages import OutgoingMessage
 from core.notify import dm
 
@@ -123,7 +124,7 @@ def _digest_message(
     items: Sequence[tuple[Booking, Case, Business | None]],
     checks: dict[int, list[Text]],
 ) -> OutgoingMessage:
-    texts = [Text("scheduler.co_digest.title", day=today.strftime("%m/%d"), count=len(items))]
+    texts = [Text("scheduler.co_digest.title", day=jst_day(today), count=len(items))]
     for booking, case, business in items:
         description = (case.description or "").strip()
         if len(description) > DESCRIPTION_CHARS:
@@ -192,7 +193,7 @@ async def outcome_reminders(session: AsyncSession, *, now: datetime) -> int:
                 Text(
                     "scheduler.co_outcome.reminder",
                     number=number,
-                    day=held_on.strftime("%m/%d"),
+                    day=jst_day(held_on),
                     start=_hhmm(booking.starts_at),
                 ),
             )
@@ -252,8 +253,8 @@ async def followup_reminders(session: AsyncSession, *, now: datetime) -> int:
                 Text(
                     "scheduler.co_followup.reminder",
                     number=number,
-                    day=record.follow_up_on.strftime("%m/%d"),
-                    held_on=record.held_on.strftime("%m/%d"),
+                    day=jst_day(record.follow_up_on),
+                    held_on=jst_day(record.held_on),
                 ),
             )
         )

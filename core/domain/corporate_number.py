@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import Literal
 
 _SEPARATORS = re.compile(r"[\s\-\u2010-\u2015\u2212\u30fc]")
 _THIRTEEN_DIGITS = re.compile(r"[0-9]{13}")
@@ -22,6 +23,25 @@ def normalize_corporate_number(text: str) -> str | None:
     if not _THIRTEEN_DIGITS.fullmatch(digits):
         return None
     return digits if int(digits[0]) == check_digit(digits[1:]) else None
+
+
+CorporateNumberProblem = Literal["not_digits", "length", "check_digit"]
+
+
+def corporate_number_problem(text: str) -> tuple[CorporateNumberProblem, int] | None:
+    """What is wrong with a typed 法人番号, and how many digits it has; None when it is valid.
+
+    People told "check digit" about a number missing a digit look for the wrong mistake:
+    a wrong length is said as such, a wrong check digit only when all 13 digits are there.
+    """
+    digits = _SEPARATORS.sub("", unicodedata.normalize("NFKC", text))
+    if not digits.isascii() or not digits.isdigit():
+        return "not_digits", len(digits)
+    if len(digits) != 13:
+        return "length", len(digits)
+    if int(digits[0]) != check_digit(digits[1:]):
+        return "check_digit", 13
+    return None
 
 
 def is_valid_corporate_number(text: str) -> bool:

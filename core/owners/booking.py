@@ -621,6 +621,9 @@ async def _cancel(ctx: OwnerContext, values: dict[str, str]) -> None:
         if remaining is None:
             # The CO keeps the case (CASE_TRANSITIONS: BOOKED → CLAIMED), the owner may rebook.
             _set_status(ctx, case, CaseStatus.CLAIMED, note=f"booking {booking.id} cancelled")
+    from core.coordinators.cards import refresh_card  # cards read cases; imported late
+
+    await refresh_card(ctx.session, case, now=ctx.now, suffix=f"cancelled:{booking.id}")
     co = await ctx.session.get(Coordinator, booking.co_id)
     when = when_text(booking.starts_at, booking.ends_at)
     if co is not None:

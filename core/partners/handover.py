@@ -39,7 +39,7 @@ from core.db.models import (
     Referral,
 )
 from core.dedup.matching import BusinessFacts, MatchReason, find_match, name_key
-from core.domain.corporate_number import normalize_corporate_number
+from core.domain.corporate_number import corporate_number_problem, normalize_corporate_number
 from core.domain.enums import (
     OPEN_CASE_STATUSES,
     ActorKind,
@@ -221,8 +221,15 @@ def validate_handover(raw: RawHandover) -> Validation:
     corporate_number = None
     if _clean(raw.corporate_number) is not None:
         corporate_number = normalize_corporate_number(raw.corporate_number or "")
-        if corporate_number is None:
-            errors[f.CORPORATE_NUMBER] = _err("corporate_number_invalid")
+        problem = corporate_number_problem(raw.corporate_number or "")
+        if problem is not None:
+            kind, count = problem
+            if kind == "length":
+                errors[f.CORPORATE_NUMBER] = _err("corporate_number_length", count=count)
+            elif kind == "not_digits":
+                errors[f.CORPORATE_NUMBER] = _err("corporate_number_not_digits")
+            else:
+                errors[f.CORPORATE_NUMBER] = _err("corporate_number_invalid")
 
     prefecture = _clean(raw.prefecture)
     if prefecture is None:

@@ -25,6 +25,7 @@ from core.calendar import jst_at, next_business_day
 from core.db.models import Case, ConsultationRecord, HubClosedDay, Survey
 from core.domain.enums import SatisfactionLevel, SurveyKind, SurveyStatus
 from core.i18n import Text
+from core.i18n.dates import jst_day
 from core.messages import Action, OutgoingMessage
 from core.owners import postbacks
 from core.reminders.scheduled import add_planned_push, owner_address
@@ -84,7 +85,7 @@ def rating_message(survey_id: int, held_on: date) -> OutgoingMessage:
     """The push: the five-point scale as quick replies, best first."""
     return OutgoingMessage(
         texts=(
-            Text("survey.intro", day=Text("common.date", value=held_on)),
+            Text("survey.intro", day=jst_day(held_on)),
             Text("survey.question"),
         ),
         choices=tuple(

@@ -148,7 +148,7 @@ def test_the_command_in_english_leaves_nothing_behind(tmp_path: Path) -> None:
     assert done == [f"✓ {label(step, 'en')}" for step, _ in STEPS]
     assert timeline.splitlines()[2].startswith("Mon 1 Jun 10:00")
     # The owner reads English on LINE; coordinators and partner staff stay in Japanese.
-    assert "Your reference number is 13-2026-000001." in timeline
+    assert "Your case number is 13-2026-000001." in timeline
     assert "山田 花子 → taps “Very satisfied”" in timeline
     assert "It has been 3 months since you started your business." in timeline
     assert "  2. Consultations held" in timeline

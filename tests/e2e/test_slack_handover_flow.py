@@ -335,7 +335,7 @@ async def test_a_hand_over_from_the_modal_to_the_closed_case(service: Service) -
     assert number.startswith("13-2026-")
 
     [confirmation] = service.dms(STAFF)
-    assert f"「{BUSINESS}」の引き継ぎを受け付けました。案件番号は {number} です。" in confirmation
+    assert f"「{BUSINESS}」の引き継ぎを受け付けました。受付番号は {number} です。" in confirmation
     [card] = slack.recorder.messages_in(INTAKE)
     assert f"新規相談 {number}" in (card.text or "")
     assert BUSINESS in (card.text or "")

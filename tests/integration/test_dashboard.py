@@ -225,7 +225,7 @@ async def test_exports_open_in_excel_match_the_dashboard_and_are_audited(
         assert utf8.content.startswith(b"\xef\xbb\xbf")  # the BOM Excel needs for Japanese
         assert "attachment" in utf8.headers["content-disposition"]
         table = list(csv.reader(io.StringIO(utf8.content.decode("utf-8-sig"))))
-        assert table[0][:3] == ["日付", "案件番号", "事業者名"]
+        assert table[0][:3] == ["日付", "受付番号", "事業者名"]
         assert len(table) - 1 == 6  # the dashboard's 相談実績件数
         sjis = await client.get(
             f"/console/hubs/13/exports/consultations.csv?fy={YEAR}&encoding=sjis"

@@ -388,7 +388,7 @@ async def test_a_consultation_gets_one_survey_the_next_business_day_at_ten(
     push = message(row)
     assert (
         ja(push.texts[0])
-        == "先日（2026年6月5日）はよろず支援拠点にご相談いただき、ありがとうございました。"
+        == "6月5日(金)は、よろず支援拠点にご相談いただき、ありがとうございました。"
     )
     assert list(buttons(push)) == ["大変満足", "満足", "普通", "不満", "大変不満"]
 

@@ -604,6 +604,10 @@ async def test_escalation_tells_the_cco_after_n_and_hq_after_m_business_hours(
     await drain(dispatcher, session_factory, clock)
     assert len(dm_texts(slack_api, CCO13)) == 1
     assert len(dm_texts(slack_api, CCO00)) == 1
+    (told,) = dm_texts(slack_api, CCO13)
+    assert "は、受付から24営業時間が過ぎましたが、まだ担当者が決まっていません" in told
+    assert "（受付：6月2日(火) 10:00、相談内容：" in told
+    assert "たちました" not in told
     assert "13-2026-" in dm_texts(slack_api, CCO00)[0]
     async with session_factory() as session:
         actions = list(await session.scalars(select(AuditLog.action).order_by(AuditLog.id)))
@@ -689,7 +693,7 @@ async def test_co_digest_and_missing_outcome_and_followup_reminders(
     assert await jobs.co_morning_digest(session_factory, clock) == 0
     await drain(dispatcher, session_factory, clock)
     [digest] = dm_texts(slack_api, CO13)
-    assert "2件" in digest
+    assert digest.startswith("おはようございます。本日 6月2日(火) のご相談は2件です。")
     for shown in ("山田商店", "カフェを開業したい", "55%", "資金繰り・融資", "14:00", "16:00"):
         assert shown in digest
     # One outcome recorded, one not: only the missing one is asked for, the next business
@@ -723,8 +727,8 @@ async def test_co_digest_and_missing_outcome_and_followup_reminders(
     await drain(dispatcher, session_factory, clock)
     texts = dm_texts(slack_api, CO13)
     assert len(texts) == 3
-    assert "相談結果がまだ記録されていません" in texts[1]
-    assert "フォローアップ" in texts[2]
+    assert "の結果がまだ記録されていません" in texts[1]
+    assert "のフォローアップ予定日は 6月6日(土) です。" in texts[2]
     # No digest on a day off (Saturday), even with a booking.
     await _booking(
         session_factory, world, case_id, jst(2026, 6, 13, 10), status=BookingStatus.CONFIRMED

@@ -98,3 +98,62 @@ def test_text_values_compare_by_key_and_parameters() -> None:
     assert Text("a", n=1).params == {"n": 1}
     with pytest.raises(AttributeError):
         Text("a").key = "b"
+
+
+def _files(locale: str) -> dict[str, dict[str, str]]:
+    """{file name: {key: template}} of one language's folder, read apart from the loader."""
+    import tomllib
+    from importlib import resources
+
+    from core.i18n.catalog import _flatten
+
+    folder = resources.files("core.i18n") / locale
+    found: dict[str, dict[str, str]] = {}
+    for item in folder.iterdir():
+        if item.name.endswith(".toml"):
+            table = tomllib.loads(item.read_text(encoding="utf-8"))
+            found[item.name] = dict(_flatten(table, prefix="", source=item.name))
+    return found
+
+
+def test_every_file_of_every_language_has_its_counterpart_key_for_key() -> None:
+    """Each topic file (new ones too) is translated in full, in the file of the same name, with
+    the same placeholders: an English reader never meets a Japanese-only text."""
+    ja = _files("ja")
+    assert ja, "no Japanese catalog files found"
+    for locale in LOCALES:
+        other = _files(locale)
+        assert sorted(other) == sorted(ja), locale
+        for name, texts in ja.items():
+            assert sorted(other[name]) == sorted(texts), (locale, name)
+            for key, template in texts.items():
+                assert placeholders(other[name][key]) == placeholders(template), (locale, key)
+
+
+def test_no_english_text_is_left_in_japanese() -> None:
+    """An English text with kana or kanji is an untranslated copy, unless it quotes what
+    people type or read in Japan (listed below with the reason)."""
+    import re
+
+    japanese = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
+    catalog = Catalog.load()
+    left = {key for key in catalog.keys("en") if japanese.search(catalog.template(key, "en"))}
+    assert left <= ON_PURPOSE_JAPANESE, sorted(left - ON_PURPOSE_JAPANESE)
+
+
+ON_PURPOSE_JAPANESE = frozenset(
+    {
+        # What a person types or reads in Japan, quoted for an English reader.
+        "console.import.error.kind",
+        "console.import.error.prefecture",
+        "console.kind.shoko_kaigisho",
+        "console.kind.shokokai",
+        "console.kind.smrj",
+        "selfcheck.calc.error.amount",
+        "selfcheck.calc.fixed_costs",
+        "selfcheck.calc.sales",
+        "selfcheck.calc.variable_costs",
+        # The language switch names the other language in that language.
+        "console.other_language",
+    }
+)

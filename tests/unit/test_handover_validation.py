@@ -73,7 +73,21 @@ def test_a_complete_form_becomes_canonical() -> None:
         ({"topics": ("finance", "astrology")}, {"topics"}, "partners.error.choice_invalid"),
         ({"industry": "mining"}, {"industry"}, "partners.error.choice_invalid"),
         ({"urgency": "whenever"}, {"urgency"}, "partners.error.choice_invalid"),
-        ({"corporate_number": "1234567890123"}, {"corporate_number"}, None),
+        (
+            {"corporate_number": "1234567890123"},
+            {"corporate_number"},
+            "partners.error.corporate_number_invalid",
+        ),
+        (
+            {"corporate_number": "800000000000"},
+            {"corporate_number"},
+            "partners.error.corporate_number_length",
+        ),
+        (
+            {"corporate_number": "８０００-abc"},
+            {"corporate_number"},
+            "partners.error.corporate_number_not_digits",
+        ),
         ({"description": "あ" * 3001}, {"description"}, "partners.error.too_long"),
     ],
 )
@@ -128,3 +142,10 @@ def test_a_valid_corporate_number_is_kept_and_the_payload_round_trips() -> None:
         pytest.fail(f"unexpected errors {result.errors}")
     assert form.corporate_number == "8000000000001"
     assert HandoverForm.from_payload(form.to_payload()) == form
+
+
+def test_a_corporate_number_of_the_wrong_length_is_told_its_length() -> None:
+    result = validate_handover(replace(GOOD, corporate_number="8000-0000-0000"))
+    shown = Catalog.load().render(result.errors["corporate_number"], "ja")
+    assert shown == "法人番号は13桁です（ご記入は12桁）。桁数をご確認ください。"
+    assert "チェックデジット" not in shown

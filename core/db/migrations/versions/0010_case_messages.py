@@ -6,7 +6,7 @@ retention have one record to read and blank. `cases.kind` tells an inquiry (a qu
 person, opened by the owner's message) from a consultation request (the intake).
 
 Revision ID: 0010_case_messages
-Revises: 0008_console_access
+Revises: 0009_hub_profile
 Create Date: 2026-12-06 19:40:00
 """
 
@@ -18,7 +18,7 @@ from alembic import op
 import core.db.base
 
 revision: str = "0010_case_messages"
-down_revision: str | None = "0008_console_access"
+down_revision: str | None = "0009_hub_profile"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
