@@ -45,22 +45,18 @@ def serve(host: Host = "127.0.0.1", port: Port = 8000) -> None:
 
     Migrates and seeds an empty database on start, so a fresh ./var/ just works.
     """
-    from yorozu.logs import configure_logging
     from yorozu.server import run_http
 
     settings = _settings()
-    configure_logging(settings)
     run_http(settings, host=host, port=port, roles="all")
 
 
 @app.command()
 def api(host: Host = "0.0.0.0", port: Port = 8000) -> None:
     """The HTTP API and webhooks only (production: run several behind a load balancer)."""
-    from yorozu.logs import configure_logging
     from yorozu.server import run_http
 
     settings = _settings()
-    configure_logging(settings)
     run_http(settings, host=host, port=port, roles="api")
 
 
@@ -132,11 +128,9 @@ def scheduler() -> None:
 
     from scheduler.runner import run_scheduler
     from yorozu.bootstrap import bootstrap
-    from yorozu.logs import configure_logging
     from yorozu.roles import scheduler_options
 
     settings = _settings()
-    configure_logging(settings)
 
     async def main() -> None:
         container = await bootstrap(settings)

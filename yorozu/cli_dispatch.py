@@ -51,9 +51,7 @@ MetricsPort = Annotated[
 
 def dispatcher_command(metrics_port: MetricsPort = None) -> None:
     """Send the outbox: deliver due messages through LINE and Slack, with retries."""
-    from yorozu.logs import configure_logging
 
     settings = _settings()
-    configure_logging(settings)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_main(settings, metrics_port))

@@ -103,11 +103,9 @@ def worker_command(
     ] = None,
 ) -> None:
     """Handle stored inbox events (production: its own process, scaled separately)."""
-    from yorozu.logs import configure_logging
     from yorozu.worker import run_worker
 
     settings = _settings()
-    configure_logging(settings)
 
     async def main() -> None:
         from yorozu.handlers import build_handler  # the composition root's handler

@@ -275,15 +275,21 @@ def load_settings(**overrides: object) -> Settings:
 
 def settings_for_command(**overrides: object) -> Settings:
     """Settings for a CLI command: a bad one prints one line on stderr and exits with 2,
-    before anything connects (the same for every command)."""
+    before anything connects (the same for every command). Good ones also set up logging,
+    so every role and command writes the same lines."""
     import sys
 
+    from yorozu.logs import configure_logging
+
     try:
-        return load_settings(**overrides)
+        settings = load_settings(**overrides)
     except ValidationError as exc:
         print(describe_settings_error(exc), file=sys.stderr)
     except ValueError as exc:
         print(f"settings: {exc}", file=sys.stderr)
+    else:
+        configure_logging(settings)
+        return settings
     raise SystemExit(2)
 
 
