@@ -11,10 +11,34 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from yorozu.settings import Settings, settings_for_command
 
+
+class _FlagsShownAsFlags(TyperGroup):
+    """The root command, which shows every flag of the tree as a flag: typer's help marks
+    boolean flags `<bool>`, which reads as "takes a value" (and `--verbose true` is then
+    refused with exit 2). A flag's help shows no value: --flag alone turns it on, --no-flag
+    (where there is one) off. Typer ships its own copy of click, so options are matched by
+    their `is_flag`, not by class; sub-commands are built before the root, so all are here."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _unmark_flags(self)
+
+
+def _unmark_flags(cmd: Any) -> None:
+    help_option = cmd.get_help_option(cmd.context_class(cmd))
+    for param in [*cmd.params, help_option]:
+        if getattr(param, "is_flag", False):
+            param.metavar = ""
+    for sub in getattr(cmd, "commands", {}).values():
+        _unmark_flags(sub)
+
+
 app = typer.Typer(
+    cls=_FlagsShownAsFlags,
     name="yorozu",
     help="Yorozu Front Door: the LINE and Slack front door of the Yorozu Support Centers.",
     no_args_is_help=True,
@@ -26,6 +50,37 @@ app.add_typer(db_app, name="db")
 
 def _settings() -> Settings:
     return settings_for_command()
+
+
+def version_line() -> str:
+    """The installed package's version and the newest migration it ships: what an operator
+    compares with `yorozu db current` before and after an upgrade."""
+    from importlib.metadata import version
+
+    from core.db.migrate import head_revision
+
+    return f"yorozu-front-door {version('yorozu-front-door')}, migration head {head_revision()}"
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(version_line())
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Print the version and the migration head, then exit.",
+            callback=_show_version,
+            is_eager=True,
+        ),
+    ] = False,
+) -> None:
+    """Yorozu Front Door: the LINE and Slack front door of the Yorozu Support Centers."""
 
 
 def _run(main: Callable[[], Awaitable[Any]]) -> Any:
@@ -168,6 +223,26 @@ def _register_subcommands() -> None:
 
 
 _register_subcommands()
+
+
+def command() -> Any:
+    """The command tree, with flags shown as flags: typer's help marks every boolean flag
+    `<bool>`, which reads as "takes a value" (and `--verbose true` is then refused with exit
+    2). A flag's help shows no value: --flag alone turns it on, --no-flag (where there is
+    one) off. (Typer ships its own copy of click, so the options are matched by their
+    `is_flag`, not by class.)"""
+    root = typer.main.get_command(app)
+
+    def unmark(cmd: Any) -> None:
+        help_option = cmd.get_help_option(cmd.context_class(cmd))
+        for param in [*cmd.params, help_option]:
+            if getattr(param, "is_flag", False):
+                param.metavar = ""
+        for sub in getattr(cmd, "commands", {}).values():
+            unmark(sub)
+
+    unmark(root)
+    return root
 
 
 def main() -> None:
