@@ -110,8 +110,10 @@ def test_every_commented_example_is_a_value_settings_accepts(
                 "SLACK_SIGNING_SECRET",
                 "SLACK_BOT_TOKEN",
                 "LOG_HASH_SALT",
+                "CONSOLE_SESSION_SECRET",
             )
         ]
+        extra.append("PRIVACY_NOTICE_URL=https://hub.example.jp/privacy/")
     env_file = clean_environment / ".env"
     env_file.write_text(
         ENV_EXAMPLE.read_text(encoding="utf-8") + "\n" + "\n".join(extra) + "\n", encoding="utf-8"
