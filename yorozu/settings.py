@@ -34,6 +34,17 @@ _DEV_SECRETS = {
 }
 
 
+PRODUCTION_SECRETS = (
+    "line_channel_secret",
+    "line_channel_access_token",
+    "slack_signing_secret",
+    "slack_bot_token",
+    "log_hash_salt",
+    "console_session_secret",
+)
+"""Settings production refuses while unset, a development value or a placeholder."""
+
+
 def _is_placeholder(value: str) -> bool:
     """`change-me` and friends, as copied from .env.example without being replaced."""
     folded = value.lower().replace("-", "").replace("_", "")
@@ -198,14 +209,7 @@ class Settings(BaseSettings):
             missing.append(("DATABASE_URL", "unset means the development SQLite file"))
         if str(self.privacy_notice_url) == DEV_PRIVACY_NOTICE_URL:
             missing.append(("PRIVACY_NOTICE_URL", "your privacy notice's page"))
-        for name in (
-            "line_channel_secret",
-            "line_channel_access_token",
-            "slack_signing_secret",
-            "slack_bot_token",
-            "log_hash_salt",
-            "console_session_secret",
-        ):
+        for name in PRODUCTION_SECRETS:
             secret: SecretStr = getattr(self, name)
             value = secret.get_secret_value()
             if (
