@@ -13,6 +13,8 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
+from yorozu.cli_dispatch import MetricsPort
+from yorozu.cli_health import DEFAULT_MAX_AGE, Check, MaxAge, finish, role_check
 from yorozu.settings import Settings, settings_for_command
 
 
@@ -107,9 +109,14 @@ def serve(host: Host = "127.0.0.1", port: Port = 8000) -> None:
 
 
 @app.command()
-def api(host: Host = "0.0.0.0", port: Port = 8000) -> None:
+def api(host: Host = "0.0.0.0", port: Port = 8000, check: Check = False) -> None:
     """The HTTP API and webhooks only (production: run several behind a load balancer)."""
     from yorozu.server import run_http
+
+    if check:
+        from yorozu.heartbeat import check_api
+
+        finish(check_api(port=port))
 
     settings = _settings()
     run_http(settings, host=host, port=port, roles="api")
@@ -177,14 +184,19 @@ def seed(
 
 
 @app.command()
-def scheduler() -> None:
+def scheduler(
+    metrics_port: MetricsPort = None, check: Check = False, max_age: MaxAge = DEFAULT_MAX_AGE
+) -> None:
     """Periodic jobs (production: one active instance; a standby waits for the lock)."""
     import signal
 
     from scheduler.runner import run_scheduler
     from yorozu.bootstrap import bootstrap
+    from yorozu.heartbeat import keep_beating
     from yorozu.roles import scheduler_options
 
+    if check:
+        role_check("scheduler", metrics_port, max_age)
     settings = _settings()
 
     async def main() -> None:
@@ -193,6 +205,12 @@ def scheduler() -> None:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
+        stop_metrics = None
+        if metrics_port:
+            from yorozu.metrics import serve_metrics
+
+            stop_metrics = serve_metrics(container.metrics, metrics_port)
+        beating = asyncio.create_task(keep_beating(container, "scheduler", stop))
         try:
             await run_scheduler(
                 container.engine,
@@ -202,6 +220,10 @@ def scheduler() -> None:
                 **scheduler_options(settings),
             )
         finally:
+            stop.set()
+            await beating
+            if stop_metrics is not None:
+                stop_metrics()
             await container.aclose()
 
     _run(main)

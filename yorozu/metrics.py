@@ -142,6 +142,12 @@ class Metrics:
             ["channel"],
             registry=r,
         )
+        self.role_heartbeat = Gauge(
+            "yorozu_role_heartbeat_seconds",
+            "When the role last showed its loop turning (Unix time); yorozu ROLE --check reads it",
+            ["role"],
+            registry=r,
+        )
         self.line_quota = _QuotaGauges(self.line_push_quota, self.line_push_consumption)
         self._refreshers: list[Callable[[], Awaitable[None]]] = []
 
