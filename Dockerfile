@@ -15,4 +15,8 @@ COPY yorozu yorozu
 RUN pip install --no-deps . && useradd --system --uid 10001 yorozu
 USER yorozu
 EXPOSE 8000
+# For the default role (api). docker-compose.yml gives each role its own check:
+# `yorozu worker|dispatcher|scheduler --check --metrics-port 9100` reads its heartbeat.
+HEALTHCHECK --interval=10s --timeout=8s --start-period=20s --retries=6 \
+    CMD ["yorozu", "api", "--check", "--port", "8000"]
 CMD ["yorozu", "api", "--host", "0.0.0.0", "--port", "8000"]

@@ -3,6 +3,14 @@
 The limiter never sleeps: `try_acquire` takes a token or answers how many seconds until one
 is available, and the dispatcher decides whether to wait or to give the row back. Tests pass a
 time source that only moves when told to.
+
+Why ours and not a library (issue 19): aiolimiter's `AsyncLimiter` waits inside `acquire`
+on the event loop's clock, so it can neither answer "how long" without waiting nor run on a
+test's clock; `limits` counts windows on `time.time()` in its storages, with no time source
+to inject and no "blocked for N seconds" for a platform's Retry-After. We need all three:
+a non-blocking answer with the wait, an injected clock, and `block` for Retry-After, plus
+per-prefix rates. The caps are per dispatcher process by design (README, Scaling); a bucket
+shared by replicas would need Redis or the database and is not what this is.
 """
 
 from __future__ import annotations

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -121,20 +120,6 @@ async def _wait(stop: asyncio.Event, seconds: float) -> None:
         await asyncio.wait_for(stop.wait(), timeout=seconds)
 
 
-_RENEW = """
-if redis.call('get', KEYS[1]) == ARGV[1] then
-  return redis.call('pexpire', KEYS[1], ARGV[2])
-end
-return 0
-"""
-_RELEASE = """
-if redis.call('get', KEYS[1]) == ARGV[1] then
-  return redis.call('del', KEYS[1])
-end
-return 0
-"""
-
-
 @contextlib.asynccontextmanager
 async def redis_leadership(
     redis_url: str,
@@ -146,19 +131,23 @@ async def redis_leadership(
 ) -> AsyncIterator[asyncio.Event]:
     """Hold a Redis lock while the block runs; yields an event set when the lock is lost.
 
-    Waits while another instance holds it (or until `stop`). Renewed every third of its life;
-    a failed renewal sets the event, and the caller stops its jobs.
+    redis-py's `Lock` (a token under SET NX PX; renewal and release only while the token is
+    ours): waits while another instance holds it (or until `stop`); renewed every third of
+    its life; a failed renewal sets the event, and the caller stops its jobs.
     """
     import redis.asyncio as aioredis
+    from redis.exceptions import RedisError
 
     client = aioredis.from_url(redis_url)
-    token = uuid.uuid4().hex
+    lock = client.lock(key, timeout=ttl_ms / 1000, blocking=False, thread_local=False)
     lost = asyncio.Event()
     renewer: asyncio.Task[None] | None = None
+    held = False
     try:
         while not stop.is_set():
             try:
-                if await client.set(key, token, nx=True, px=ttl_ms):
+                if await lock.acquire():
+                    held = True
                     break
             except Exception:
                 log.warning("scheduler lock: Redis unreachable; retrying", exc_info=True)
@@ -171,12 +160,9 @@ async def redis_leadership(
                 if stop.is_set():
                     return
                 try:
-                    kept = await client.eval(_RENEW, 1, key, token, ttl_ms)
+                    await lock.reacquire()
                 except Exception:
-                    log.warning("scheduler lock: renewal failed", exc_info=True)
-                    kept = 0
-                if not kept:
-                    log.warning("scheduler lock lost; standing by")
+                    log.warning("scheduler lock lost; standing by", exc_info=True)
                     lost.set()
 
         if not stop.is_set():
@@ -187,8 +173,9 @@ async def redis_leadership(
             renewer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await renewer
-        with contextlib.suppress(Exception):
-            await client.eval(_RELEASE, 1, key, token)
+        if held:
+            with contextlib.suppress(RedisError, OSError):  # expired or unreachable
+                await lock.release()
         await client.aclose()
 
 

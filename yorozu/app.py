@@ -13,11 +13,13 @@ from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from prometheus_client import CollectorRegistry
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from core.clock import Clock
 from yorozu.bootstrap import Container, bootstrap, health, prepare_database
 from yorozu.gauges import register_gauges
+from yorozu.metrics import http_metrics
 from yorozu.settings import Settings
 
 BackgroundRole = Callable[[Container], Coroutine[Any, Any, None]]
@@ -68,6 +70,7 @@ def create_app(
 
         container = await bootstrap(settings, clock=clock)
         app.state.container = container
+        container.metrics.registry.register(http_registry)
         tasks = BackgroundTasks()
 
         def observe(received: int, new: int) -> None:
@@ -121,8 +124,10 @@ def create_app(
                 gate.close()
             await container.aclose()
 
-    # Metrics are ours (Prometheus, /metrics); FastAPI's own OpenTelemetry hooks would cost
-    # a provider lookup on every webhook for nothing.
+    # Metrics are Prometheus, /metrics; FastAPI's own OpenTelemetry hooks would cost a
+    # provider lookup on every webhook for nothing. The HTTP metrics' registry outlives the
+    # containers that lifespans build, since the middleware is added once, here.
+    http_registry = CollectorRegistry()
     app = FastAPI(
         title="Yorozu Front Door",
         version="0.1.0",
@@ -157,6 +162,8 @@ def create_app(
         from yorozu.emulator.router import emulator_router
 
         app.include_router(emulator_router())
+
+    http_metrics(app, http_registry)
 
     @app.get("/metrics")
     async def metrics(request: Request) -> Response:

@@ -11,10 +11,36 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
+from yorozu.cli_dispatch import MetricsPort
+from yorozu.cli_health import DEFAULT_MAX_AGE, Check, MaxAge, finish, role_check
 from yorozu.settings import Settings, settings_for_command
 
+
+class _FlagsShownAsFlags(TyperGroup):
+    """The root command, which shows every flag of the tree as a flag: typer's help marks
+    boolean flags `<bool>`, which reads as "takes a value" (and `--verbose true` is then
+    refused with exit 2). A flag's help shows no value: --flag alone turns it on, --no-flag
+    (where there is one) off. Typer ships its own copy of click, so options are matched by
+    their `is_flag`, not by class; sub-commands are built before the root, so all are here."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _unmark_flags(self)
+
+
+def _unmark_flags(cmd: Any) -> None:
+    help_option = cmd.get_help_option(cmd.context_class(cmd))
+    for param in [*cmd.params, help_option]:
+        if getattr(param, "is_flag", False):
+            param.metavar = ""
+    for sub in getattr(cmd, "commands", {}).values():
+        _unmark_flags(sub)
+
+
 app = typer.Typer(
+    cls=_FlagsShownAsFlags,
     name="yorozu",
     help="Yorozu Front Door: the LINE and Slack front door of the Yorozu Support Centers.",
     no_args_is_help=True,
@@ -26,6 +52,37 @@ app.add_typer(db_app, name="db")
 
 def _settings() -> Settings:
     return settings_for_command()
+
+
+def version_line() -> str:
+    """The installed package's version and the newest migration it ships: what an operator
+    compares with `yorozu db current` before and after an upgrade."""
+    from importlib.metadata import version
+
+    from core.db.migrate import head_revision
+
+    return f"yorozu-front-door {version('yorozu-front-door')}, migration head {head_revision()}"
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(version_line())
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Print the version and the migration head, then exit.",
+            callback=_show_version,
+            is_eager=True,
+        ),
+    ] = False,
+) -> None:
+    """Yorozu Front Door: the LINE and Slack front door of the Yorozu Support Centers."""
 
 
 def _run(main: Callable[[], Awaitable[Any]]) -> Any:
@@ -47,22 +104,23 @@ def serve(host: Host = "127.0.0.1", port: Port = 8000) -> None:
     dispatcher and scheduler run in a child process beside the API (the emulator keeps them
     in the API's own), so a busy worker never slows the webhook's acknowledgements.
     """
-    from yorozu.logs import configure_logging
     from yorozu.server import run_http
 
     settings = _settings()
-    configure_logging(settings)
     run_http(settings, host=host, port=port, roles="all")
 
 
 @app.command()
-def api(host: Host = "0.0.0.0", port: Port = 8000) -> None:
+def api(host: Host = "0.0.0.0", port: Port = 8000, check: Check = False) -> None:
     """The HTTP API and webhooks only (production: run several behind a load balancer)."""
-    from yorozu.logs import configure_logging
     from yorozu.server import run_http
 
+    if check:
+        from yorozu.heartbeat import check_api
+
+        finish(check_api(port=port))
+
     settings = _settings()
-    configure_logging(settings)
     run_http(settings, host=host, port=port, roles="api")
 
 
@@ -128,17 +186,20 @@ def seed(
 
 
 @app.command()
-def scheduler() -> None:
+def scheduler(
+    metrics_port: MetricsPort = None, check: Check = False, max_age: MaxAge = DEFAULT_MAX_AGE
+) -> None:
     """Periodic jobs (production: one active instance; a standby waits for the lock)."""
     import signal
 
     from scheduler.runner import run_scheduler
     from yorozu.bootstrap import bootstrap
-    from yorozu.logs import configure_logging
+    from yorozu.heartbeat import keep_beating
     from yorozu.roles import scheduler_options
 
+    if check:
+        role_check("scheduler", metrics_port, max_age)
     settings = _settings()
-    configure_logging(settings)
 
     async def main() -> None:
         container = await bootstrap(settings)
@@ -146,6 +207,12 @@ def scheduler() -> None:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
+        stop_metrics = None
+        if metrics_port:
+            from yorozu.metrics import serve_metrics
+
+            stop_metrics = serve_metrics(container.metrics, metrics_port)
+        beating = asyncio.create_task(keep_beating(container, "scheduler", stop))
         try:
             await run_scheduler(
                 container.engine,
@@ -155,6 +222,10 @@ def scheduler() -> None:
                 **scheduler_options(settings),
             )
         finally:
+            stop.set()
+            await beating
+            if stop_metrics is not None:
+                stop_metrics()
             await container.aclose()
 
     _run(main)
@@ -178,6 +249,26 @@ def _register_subcommands() -> None:
 
 
 _register_subcommands()
+
+
+def command() -> Any:
+    """The command tree, with flags shown as flags: typer's help marks every boolean flag
+    `<bool>`, which reads as "takes a value" (and `--verbose true` is then refused with exit
+    2). A flag's help shows no value: --flag alone turns it on, --no-flag (where there is
+    one) off. (Typer ships its own copy of click, so the options are matched by their
+    `is_flag`, not by class.)"""
+    root = typer.main.get_command(app)
+
+    def unmark(cmd: Any) -> None:
+        help_option = cmd.get_help_option(cmd.context_class(cmd))
+        for param in [*cmd.params, help_option]:
+            if getattr(param, "is_flag", False):
+                param.metavar = ""
+        for sub in getattr(cmd, "commands", {}).values():
+            unmark(sub)
+
+    unmark(root)
+    return root
 
 
 def main() -> None:

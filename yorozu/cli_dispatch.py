@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 
+from yorozu.cli_health import DEFAULT_MAX_AGE, Check, MaxAge, role_check
 from yorozu.settings import Settings, settings_for_command
 
 
@@ -23,6 +24,7 @@ def _settings() -> Settings:
 async def _main(settings: Settings, metrics_port: int | None = None) -> None:
     from yorozu.bootstrap import bootstrap
     from yorozu.dispatcher import run_dispatcher
+    from yorozu.heartbeat import keep_beating
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -35,9 +37,12 @@ async def _main(settings: Settings, metrics_port: int | None = None) -> None:
         from yorozu.metrics import serve_metrics
 
         stop_metrics = serve_metrics(container.metrics, metrics_port)
+    beating = asyncio.create_task(keep_beating(container, "dispatcher", stop))
     try:
         await run_dispatcher(container, stop=stop)
     finally:
+        stop.set()
+        await beating
         if stop_metrics is not None:
             stop_metrics()
         await container.aclose()
@@ -49,11 +54,12 @@ MetricsPort = Annotated[
 ]
 
 
-def dispatcher_command(metrics_port: MetricsPort = None) -> None:
+def dispatcher_command(
+    metrics_port: MetricsPort = None, check: Check = False, max_age: MaxAge = DEFAULT_MAX_AGE
+) -> None:
     """Send the outbox: deliver due messages through LINE and Slack, with retries."""
-    from yorozu.logs import configure_logging
-
+    if check:
+        role_check("dispatcher", metrics_port, max_age)
     settings = _settings()
-    configure_logging(settings)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_main(settings, metrics_port))

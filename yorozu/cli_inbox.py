@@ -17,6 +17,8 @@ from core.clock import to_jst
 from core.db.session import unit_of_work
 from core.inbox import DeadEvent, list_dead, replay
 from yorozu.bootstrap import Container, bootstrap
+from yorozu.cli_dispatch import MetricsPort
+from yorozu.cli_health import DEFAULT_MAX_AGE, Check, MaxAge, role_check
 from yorozu.settings import Settings, settings_for_command
 
 inbox_app = typer.Typer(help="The inbox: dead events and their replay.", no_args_is_help=True)
@@ -97,17 +99,17 @@ def worker_command(
         int | None,
         typer.Option(help="Worker loops (PostgreSQL; default 8). SQLite always runs one.", min=1),
     ] = None,
-    metrics_port: Annotated[
-        int | None,
-        typer.Option(help="Serve this process's counters at :PORT/metrics for Prometheus.", min=1),
-    ] = None,
+    metrics_port: MetricsPort = None,
+    check: Check = False,
+    max_age: MaxAge = DEFAULT_MAX_AGE,
 ) -> None:
     """Handle stored inbox events (production: its own process, scaled separately)."""
-    from yorozu.logs import configure_logging
     from yorozu.worker import run_worker
 
+    if check:
+        role_check("worker", metrics_port, max_age)
+
     settings = _settings()
-    configure_logging(settings)
 
     async def main() -> None:
         from yorozu.handlers import build_handler  # the composition root's handler

@@ -4,13 +4,28 @@ A registry per container (not the global default) lets tests and the demo build 
 services in one process without "duplicated timeseries" errors. Gauges that describe the
 database (queue depth, pending inbox) are computed when /metrics is scraped, from the
 record, so every API replica reports the same truth.
+
+Counters are named with their `_total` as served; the `_created` series prometheus_client
+adds to each counter and histogram are switched off (they double the series and no
+dashboard of ours reads them). HTTP request metrics are prometheus-fastapi-instrumentator's
+(`http_metrics`), kept in a registry of the app's own, which `/metrics` serves with these.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
+
+disable_created_metrics()
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
@@ -20,22 +35,25 @@ class Metrics:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.events_accepted = Counter(
-            "yorozu_events_accepted", "Inbound events stored by a webhook", ["platform"], registry=r
+            "yorozu_events_accepted_total",
+            "Inbound events stored by a webhook",
+            ["platform"],
+            registry=r,
         )
         self.events_duplicate = Counter(
-            "yorozu_events_duplicate",
+            "yorozu_events_duplicate_total",
             "Inbound events recognised as redeliveries or retries and dropped",
             ["platform"],
             registry=r,
         )
         self.events_handled = Counter(
-            "yorozu_events_handled", "Inbound events handled", ["platform"], registry=r
+            "yorozu_events_handled_total", "Inbound events handled", ["platform"], registry=r
         )
         self.events_failed = Counter(
-            "yorozu_events_failed", "Handler failures (retried)", ["platform"], registry=r
+            "yorozu_events_failed_total", "Handler failures (retried)", ["platform"], registry=r
         )
         self.events_dead = Counter(
-            "yorozu_events_dead", "Inbound events parked as dead", ["platform"], registry=r
+            "yorozu_events_dead_total", "Inbound events parked as dead", ["platform"], registry=r
         )
         self.handler_seconds = Histogram(
             "yorozu_handler_seconds",
@@ -45,22 +63,25 @@ class Metrics:
             registry=r,
         )
         self.messages_sent = Counter(
-            "yorozu_messages_sent", "Outgoing messages delivered", ["platform", "kind"], registry=r
+            "yorozu_messages_sent_total",
+            "Outgoing messages delivered",
+            ["platform", "kind"],
+            registry=r,
         )
         self.messages_retried = Counter(
-            "yorozu_messages_retried",
+            "yorozu_messages_retried_total",
             "Outgoing message attempts that will be retried",
             ["platform", "reason"],
             registry=r,
         )
         self.messages_failed = Counter(
-            "yorozu_messages_failed",
+            "yorozu_messages_failed_total",
             "Outgoing messages failed permanently",
             ["platform", "reason"],
             registry=r,
         )
         self.owner_pushes_undelivered = Counter(
-            "yorozu_owner_pushes_undelivered",
+            "yorozu_owner_pushes_undelivered_total",
             "Planned owner pushes (reminders, surveys, follow-ups) recorded as stale or missed",
             ["kind", "reason"],
             registry=r,
@@ -73,7 +94,7 @@ class Metrics:
             registry=r,
         )
         self.slack_history_checks = Counter(
-            "yorozu_slack_history_checks",
+            "yorozu_slack_history_checks_total",
             "Look-ups of a Slack post that may have gone out, before retrying it",
             ["found"],
             registry=r,
@@ -85,13 +106,13 @@ class Metrics:
             registry=r,
         )
         self.line_pushes = Counter(
-            "yorozu_line_pushes",
+            "yorozu_line_pushes_total",
             "LINE pushes sent (count against the plan)",
             ["channel"],
             registry=r,
         )
         self.line_replies = Counter(
-            "yorozu_line_replies", "LINE replies sent (free)", ["channel"], registry=r
+            "yorozu_line_replies_total", "LINE replies sent (free)", ["channel"], registry=r
         )
         self.queue_depth = Gauge(
             "yorozu_queue_depth", "Cases waiting for a CO", ["hub"], registry=r
@@ -114,12 +135,25 @@ class Metrics:
         self.outbox_pending = Gauge(
             "yorozu_outbox_pending", "Outgoing messages waiting to be sent", ["status"], registry=r
         )
-        self.line_quota = Gauge(
+        self.line_push_quota = Gauge(
             "yorozu_line_push_quota",
-            "LINE monthly push quota and consumption as last read from LINE",
-            ["channel", "what"],
+            "LINE monthly push quota of the channel's plan, as last read from LINE",
+            ["channel"],
             registry=r,
         )
+        self.line_push_consumption = Gauge(
+            "yorozu_line_push_consumption",
+            "LINE pushes counted against this month's quota, as last read from LINE",
+            ["channel"],
+            registry=r,
+        )
+        self.role_heartbeat = Gauge(
+            "yorozu_role_heartbeat_seconds",
+            "When the role last showed its loop turning (Unix time); yorozu ROLE --check reads it",
+            ["role"],
+            registry=r,
+        )
+        self.line_quota = _QuotaGauges(self.line_push_quota, self.line_push_consumption)
         self._refreshers: list[Callable[[], Awaitable[None]]] = []
 
     def on_scrape(self, refresh: Callable[[], Awaitable[None]]) -> None:
@@ -130,6 +164,58 @@ class Metrics:
         for refresh in self._refreshers:
             await refresh()
         return generate_latest(self.registry)
+
+
+class _QuotaGauges:
+    """`line_quota.labels(channel, "quota" | "consumption")`: the dispatcher's old calls,
+    each landing in its own gauge (a quota and its use are different quantities, and one
+    gauge with a `what` label summed them in any aggregation)."""
+
+    def __init__(self, quota: Gauge, consumption: Gauge) -> None:
+        self._gauges = {"quota": quota, "consumption": consumption}
+
+    def labels(self, channel: str, what: str) -> Any:
+        return self._gauges[what].labels(channel)
+
+
+HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10)
+"""Up to LINE's two and Slack's three seconds, and past them."""
+
+
+def http_metrics(app: Any, registry: CollectorRegistry) -> None:
+    """Request count, latency and in-flight requests per route template (`/webhooks/line/
+    {hub_code}`, not each hub), method and status class; requests matching no route are
+    counted under `none`. /metrics itself is not counted."""
+    from prometheus_fastapi_instrumentator import metrics as http
+    from prometheus_fastapi_instrumentator.middleware import PrometheusInstrumentatorMiddleware
+
+    class Middleware(PrometheusInstrumentatorMiddleware):
+        """The library's in-flight gauge goes to the global registry whatever registry is
+        given (trallnag/prometheus-fastapi-instrumentator#317, fix #336 not released), which
+        breaks a second app in one process: the same gauge is made here in ours."""
+
+        def __init__(self, app: Any, **options: Any) -> None:
+            super().__init__(app, **options)
+            self.should_instrument_requests_inprogress = True
+            self.inprogress_labels = True
+            self.inprogress = Gauge(
+                "yorozu_http_requests_inprogress",
+                "HTTP requests being answered",
+                ("method", "handler"),
+                registry=registry,
+            )
+
+    app.add_middleware(
+        Middleware,
+        should_group_status_codes=True,
+        should_group_untemplated=True,
+        excluded_handlers=["/metrics"],
+        instrumentations=[
+            http.requests(metric_namespace="yorozu", registry=registry),
+            http.latency(metric_namespace="yorozu", buckets=HTTP_BUCKETS, registry=registry),
+        ],
+        registry=registry,
+    )
 
 
 def serve_metrics(metrics: Metrics, port: int, host: str = "0.0.0.0") -> Callable[[], None]:

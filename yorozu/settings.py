@@ -23,12 +23,26 @@ DEV_LINE_CHANNEL_SECRET = "dev-line-channel-secret"
 DEV_LINE_CHANNEL_ACCESS_TOKEN = "dev-line-channel-access-token"
 DEV_SLACK_SIGNING_SECRET = "dev-slack-signing-secret"
 DEV_SLACK_BOT_TOKEN = "xoxb-dev-slack-bot-token"
+DEV_PRIVACY_NOTICE_URL = "https://privacy-notice.invalid/"
+"""Development only: `.invalid` can never be a real site, so nobody mistakes it for the
+programme's notice; production refuses it."""
 _DEV_SECRETS = {
     DEV_LINE_CHANNEL_SECRET,
     DEV_LINE_CHANNEL_ACCESS_TOKEN,
     DEV_SLACK_SIGNING_SECRET,
     DEV_SLACK_BOT_TOKEN,
 }
+
+
+PRODUCTION_SECRETS = (
+    "line_channel_secret",
+    "line_channel_access_token",
+    "slack_signing_secret",
+    "slack_bot_token",
+    "log_hash_salt",
+    "console_session_secret",
+)
+"""Settings production refuses while unset, a development value or a placeholder."""
 
 
 def _is_placeholder(value: str) -> bool:
@@ -141,7 +155,7 @@ class Settings(BaseSettings):
     worker_concurrency: Annotated[int | None, Field(ge=1, le=256)] = None
     rich_menu_font: str | None = None
 
-    privacy_notice_url: AnyHttpUrl = AnyHttpUrl("https://www.yorozu.go.jp/privacy/")
+    privacy_notice_url: AnyHttpUrl = AnyHttpUrl(DEV_PRIVACY_NOTICE_URL)
 
     log_level: str = "INFO"
     log_json: bool = True
@@ -187,17 +201,17 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
-    def _production_needs_real_secrets(self) -> Settings:
+    def _production_needs_its_settings(self) -> Settings:
+        """Everything production needs, checked together: one line lists all that are
+        missing, so an operator fixes them in one go rather than one start-up at a time."""
         if self.yorozu_env is not Environment.production:
             return self
-        for name in (
-            "line_channel_secret",
-            "line_channel_access_token",
-            "slack_signing_secret",
-            "slack_bot_token",
-            "log_hash_salt",
-            "console_session_secret",
-        ):
+        missing: list[tuple[str, str]] = []
+        if "database_url" not in self.model_fields_set:
+            missing.append(("DATABASE_URL", "unset means the development SQLite file"))
+        if str(self.privacy_notice_url) == DEV_PRIVACY_NOTICE_URL:
+            missing.append(("PRIVACY_NOTICE_URL", "your privacy notice's page"))
+        for name in PRODUCTION_SECRETS:
             secret: SecretStr = getattr(self, name)
             value = secret.get_secret_value()
             if (
@@ -206,7 +220,9 @@ class Settings(BaseSettings):
                 or value in ("yorozu-dev-log-salt", "yorozu-dev-console-session")
                 or _is_placeholder(value)
             ):
-                raise SettingError(name.upper(), "a real secret in production (not the dev value)")
+                missing.append((name.upper(), SECRET_NEEDED))
+        if missing:
+            raise ProductionSettingsMissing(missing)
         return self
 
     @property
@@ -255,6 +271,22 @@ class SettingError(ValueError):
         self.expected = expected
 
 
+SECRET_NEEDED = "real secrets, not the development values or change-me"
+
+
+class ProductionSettingsMissing(SettingError):
+    """All the settings production lacks, in one line without their values."""
+
+    def __init__(self, missing: list[tuple[str, str]]) -> None:
+        by_need: dict[str, list[str]] = {}
+        for name, need in missing:
+            by_need.setdefault(need, []).append(name)
+        parts = [f"{', '.join(names)} ({need})" for need, names in by_need.items()]
+        super().__init__(", ".join(name for name, _ in missing), "; ".join(parts))
+        self.missing = missing
+        self.args = (f"YOROZU_ENV=production needs: {self.expected}",)
+
+
 def describe_settings_error(exc: ValidationError) -> str:
     """One line naming the first bad setting and what it expects; never the value."""
     for error in exc.errors(include_input=False, include_url=False):
@@ -262,6 +294,8 @@ def describe_settings_error(exc: ValidationError) -> str:
         name = str(location[0]).upper() if location else "SETTINGS"
         context = error.get("ctx") or {}
         inner = context.get("error")
+        if isinstance(inner, ProductionSettingsMissing):
+            return f"settings: {inner}"
         if isinstance(inner, SettingError):
             return f"setting {inner.name}: expected {inner.expected}"
         if inner is not None:
@@ -277,15 +311,21 @@ def load_settings(**overrides: object) -> Settings:
 
 def settings_for_command(**overrides: object) -> Settings:
     """Settings for a CLI command: a bad one prints one line on stderr and exits with 2,
-    before anything connects (the same for every command)."""
+    before anything connects (the same for every command). Good ones also set up logging,
+    so every role and command writes the same lines."""
     import sys
 
+    from yorozu.logs import configure_logging
+
     try:
-        return load_settings(**overrides)
+        settings = load_settings(**overrides)
     except ValidationError as exc:
         print(describe_settings_error(exc), file=sys.stderr)
     except ValueError as exc:
         print(f"settings: {exc}", file=sys.stderr)
+    else:
+        configure_logging(settings)
+        return settings
     raise SystemExit(2)
 
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from core.inbox import DEFAULT_POLICY, Handler, RetryPolicy, Wake, handle_next
 from yorozu.bootstrap import Container
+from yorozu.heartbeat import beat
 from yorozu.logs import hash_user_id
 
 log = logging.getLogger(__name__)
@@ -124,6 +125,7 @@ async def _loop(
 ) -> None:
     pause = idle_wait
     while not stop.is_set():
+        beat(container, "worker")
         try:
             busy = await handle_next(
                 container.session_factory,

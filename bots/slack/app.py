@@ -62,13 +62,13 @@ BOT_SCOPES: Final = (
     "users:read",
     "reactions:read",
     "files:write",
-    "channels:read",
-    "groups:read",
     "channels:history",
     "groups:history",
     "im:history",
+    "files:write",
 )
-"""Kept identical to slack-app-manifest.yml."""
+"""Kept identical to slack-app-manifest.yml; tests/unit/test_slack_scopes.py checks both
+against the Web API methods the code calls and the events it subscribes to."""
 
 STORE_BUDGET: Final = 2.0
 """Seconds to wait for an event's inbox commit before answering 503 (Slack allows 3 s and

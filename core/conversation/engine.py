@@ -10,7 +10,6 @@ is asked again politely, and a conversation left idle asks before it resumes.
 from __future__ import annotations
 
 import copy
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -26,6 +25,7 @@ from core.conversation.fields import (
     QuestionKind,
 )
 from core.i18n import LOCALES, Catalog, ParamValue, Text
+from core.text.normalize import normalize_text
 
 JsonValue: TypeAlias = "str | int | float | bool | list[JsonValue] | dict[str, JsonValue] | None"
 
@@ -489,7 +489,7 @@ def _current(flow: Flow, state: ConversationState) -> int | None:
 
 
 def _fold(raw: str) -> str:
-    return " ".join(unicodedata.normalize("NFKC", raw).split()).casefold()
+    return normalize_text(raw).casefold()
 
 
 def _command(

@@ -11,7 +11,6 @@ Japanese normalisation (core.text) without this module depending on it.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -19,6 +18,7 @@ from enum import StrEnum
 from typing import Final, TypeAlias, TypeVar
 
 from core.i18n import Text
+from core.text.normalize import nfkc
 
 MAX_CHOICES: Final = 13
 """LINE shows at most 13 quick-reply buttons; a choice that does not fit cannot be tapped."""
@@ -147,7 +147,7 @@ class Flow:
 
 def normalize_input(raw: str) -> str:
     """Full-width digits and letters from phone keyboards become their plain forms."""
-    return unicodedata.normalize("NFKC", raw).strip()
+    return nfkc(raw).strip()
 
 
 def parse_plain_int(raw: str) -> int | None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from core.domain.corporate_number import normalize_corporate_number
-from core.text.normalize import normalize_phone
+from core.text.normalize import nfkc, normalize_phone
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +116,7 @@ def name_key(name: str) -> str:
     "ABC商事 株式会社" share one key. Readings in kana (カブシキガイシャ) are kept: they are
     too rare to be worth the risk of cutting into a real name.
     """
-    text = unicodedata.normalize("NFKC", name).casefold()
+    text = nfkc(name).casefold()
     text = _LATIN_LEGAL_FORM.sub(" ", text)
     text = "".join(text.split())
     for form in _JAPANESE_LEGAL_FORMS:
@@ -192,4 +192,4 @@ def _compact(text: str | None) -> str:
     """NFKC without whitespace: "山田　太郎" and "山田 太郎" are one name."""
     if text is None:
         return ""
-    return "".join(unicodedata.normalize("NFKC", text).casefold().split())
+    return "".join(nfkc(text).casefold().split())

@@ -7,8 +7,9 @@ with a wrong check digit (a typo) is treated as absent rather than trusted.
 from __future__ import annotations
 
 import re
-import unicodedata
 from typing import Literal
+
+from core.text.normalize import nfkc
 
 _SEPARATORS = re.compile(r"[\s\-\u2010-\u2015\u2212\u30fc]")
 _THIRTEEN_DIGITS = re.compile(r"[0-9]{13}")
@@ -19,7 +20,7 @@ def normalize_corporate_number(text: str) -> str | None:
 
     Full-width digits, spaces and hyphens (as people copy them from letterheads) are allowed.
     """
-    digits = _SEPARATORS.sub("", unicodedata.normalize("NFKC", text))
+    digits = _SEPARATORS.sub("", nfkc(text))
     if not _THIRTEEN_DIGITS.fullmatch(digits):
         return None
     return digits if int(digits[0]) == check_digit(digits[1:]) else None
@@ -34,7 +35,7 @@ def corporate_number_problem(text: str) -> tuple[CorporateNumberProblem, int] | 
     People told "check digit" about a number missing a digit look for the wrong mistake:
     a wrong length is said as such, a wrong check digit only when all 13 digits are there.
     """
-    digits = _SEPARATORS.sub("", unicodedata.normalize("NFKC", text))
+    digits = _SEPARATORS.sub("", nfkc(text))
     if not digits.isascii() or not digits.isdigit():
         return "not_digits", len(digits)
     if len(digits) != 13:

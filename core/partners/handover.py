@@ -14,7 +14,6 @@ entry and the messages commit together or not at all (invariants 2 and 4).
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -59,7 +58,7 @@ from core.owners.cases import add_numbered_case, case_number_prefix, hub_display
 from core.queues.port import HubQueue, QueueEntry
 from core.routing.hubs import route_to_hub
 from core.routing.prefectures import BY_CODE
-from core.text.normalize import fold_whitespace, normalize_phone
+from core.text.normalize import fold_whitespace, nfkc, normalize_phone
 
 HANDOVER_NOTICE_VERSION: Final = "2026-04"
 """The hand-over consent wording partners read out to the owner; bump it when it changes."""
@@ -255,7 +254,7 @@ def validate_handover(raw: RawHandover) -> Validation:
     email = None
     typed_email = _clean(raw.email)
     if typed_email is not None:
-        email = unicodedata.normalize("NFKC", typed_email).replace(" ", "")
+        email = nfkc(typed_email).replace(" ", "")
         if len(email) > 254 or not _EMAIL.fullmatch(email):
             errors[f.EMAIL] = _err("email_invalid")
             email = None
@@ -271,7 +270,7 @@ def validate_handover(raw: RawHandover) -> Validation:
 
     employees = None
     if _clean(raw.employees) is not None:
-        digits = unicodedata.normalize("NFKC", raw.employees or "").strip().replace(",", "")
+        digits = nfkc(raw.employees or "").strip().replace(",", "")
         if not digits.isdigit() or int(digits) > MAX_EMPLOYEES:
             errors[f.EMPLOYEES] = _err("employees_invalid")
         else:

@@ -9,13 +9,13 @@ These are suggestions for the coordinator, never automatic transfers.
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
 from core.domain.organisations import OrganisationKind
 from core.domain.topics import Topic
+from core.text.normalize import nfkc
 
 
 class HandoverReason(StrEnum):
@@ -67,7 +67,7 @@ def local_society_for(municipality: str | None) -> OrganisationKind | None:
     """
     if municipality is None:
         return None
-    name = unicodedata.normalize("NFKC", municipality).strip().casefold()
+    name = nfkc(municipality).strip().casefold()
     if name.endswith(_TOWN_VILLAGE_ENDINGS):
         return OrganisationKind.SHOKOKAI
     if name.endswith(_CITY_ENDINGS):

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
 
+from core.text.normalize import nfkc
+
 
 @dataclass(frozen=True, slots=True)
 class Prefecture:
@@ -111,7 +113,7 @@ def prefecture_code(text: str) -> str | None:
     Accepts "13", "１３", "東京都", "東京", "Tokyo", "tokyo-to" and addresses that begin
     with the full prefecture name ("東京都千代田区…").
     """
-    cleaned = unicodedata.normalize("NFKC", text).strip()
+    cleaned = nfkc(text).strip()
     if not cleaned:
         return None
     if cleaned.isascii() and cleaned.isdigit():

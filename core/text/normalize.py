@@ -15,9 +15,23 @@ from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 
+import phonenumbers
+from phonenumbers import NumberParseException, PhoneNumberFormat
+
 # Characters NFKC leaves alone that people still mean as a hyphen: IMEs turn "-" into the
 # long-vowel mark ー in kana mode, and copy-paste brings minus signs and dashes.
 _DASH_LIKE = str.maketrans(dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u30fc", "-"))
+
+
+def nfkc(text: str) -> str:
+    """Unicode NFKC, the one width rule for everything people type: full-width letters and
+    digits become half-width, half-width katakana full-width, U+3000 a plain space.
+
+    Every NFKC in core goes through here. jaconv is not needed: NFKC does the width folding
+    we want, and what jaconv adds (hiragana to katakana and back) would merge words that
+    are different.
+    """
+    return unicodedata.normalize("NFKC", text)
 
 
 def normalize_text(text: str) -> str:
@@ -27,7 +41,7 @@ def normalize_text(text: str) -> str:
     the ideographic space U+3000 into a plain space, so the same answer typed on two phones
     compares equal.
     """
-    return fold_whitespace(unicodedata.normalize("NFKC", text))
+    return fold_whitespace(nfkc(text))
 
 
 def fold_whitespace(text: str) -> str:
@@ -37,45 +51,49 @@ def fold_whitespace(text: str) -> str:
 
 def _nfkc_compact(text: str) -> str:
     """NFKC with dash-likes unified and all whitespace dropped: the form codes are read in."""
-    return "".join(unicodedata.normalize("NFKC", text).translate(_DASH_LIKE).split())
+    return "".join(nfkc(text).translate(_DASH_LIKE).split())
 
 
 # ---------------------------------------------------------------------------- phone numbers
 
 _PHONE_LABEL = re.compile(r"^(?:tel|phone|電話番号|電話|携帯|☎)[:.]?", re.IGNORECASE)
 _PHONE_SHAPE = re.compile(r"\+?[0-9()\-.]+")
-# Numbers that are 11 digits long: mobile, IP phones, M2M and 0800 free dial. Every other
-# domestic number is 10 digits.
-_ELEVEN_DIGIT_PREFIXES = ("020", "050", "060", "070", "080", "090", "0800")
 
 
 def normalize_phone(text: str) -> str | None:
     """Digits-only domestic form ("0312345678"), or None when it is not a Japanese number.
 
     Accepts hyphens, brackets, full-width digits, a "TEL:" label and the +81 form (with or
-    without the trunk 0 in brackets). A number that cannot be dialled in Japan is refused
-    rather than stored, because a wrong number would merge two businesses.
+    without the trunk 0 in brackets). Whether the digits are a number that exists in Japan
+    (length and ranges per prefix: 03 is 10 digits, 090 is 11, 0120 is free dial) is
+    phonenumbers' JP metadata, not a table of ours. A number that cannot be dialled in
+    Japan is refused rather than stored, because a wrong number would merge two businesses.
+    A domestic number must start with its trunk 0 ("81 3 …" without the plus is ambiguous).
     """
     compact = _PHONE_LABEL.sub("", _nfkc_compact(text))
-    if not _PHONE_SHAPE.fullmatch(compact):
+    if not _PHONE_SHAPE.fullmatch(compact) or not compact.lstrip("(").startswith(("0", "+")):
         return None
-    digits = re.sub(r"\D", "", compact)
-    if compact.startswith("+"):
-        if not digits.startswith("81"):
-            return None
-        national = digits[2:]
-        digits = national if national.startswith("0") else "0" + national
-    return digits if _is_plausible_domestic(digits) else None
+    number = _parse_jp(compact)
+    if number is None:
+        return None
+    return re.sub(r"\D", "", phonenumbers.format_number(number, PhoneNumberFormat.NATIONAL))
 
 
-def _is_plausible_domestic(digits: str) -> bool:
-    if len(digits) not in (10, 11) or not digits.startswith("0") or digits.startswith("00"):
-        return False
-    if len(digits) == 11:
-        return digits.startswith(_ELEVEN_DIGIT_PREFIXES)
-    # 0X0 prefixes belong to 11-digit services (or the 010 international prefix); no
-    # geographic number has 0 as its third digit.
-    return digits[2] != "0"
+def format_phone(digits: str) -> str:
+    """The way a Japanese number is written ("03-1234-5678", "0120-123-456", "090-1234-5678"),
+    from a stored digits-only form; anything unreadable comes back as it was."""
+    number = _parse_jp(digits)
+    return phonenumbers.format_number(number, PhoneNumberFormat.NATIONAL) if number else digits
+
+
+def _parse_jp(text: str) -> phonenumbers.PhoneNumber | None:
+    try:
+        number = phonenumbers.parse(text, "JP")
+    except NumberParseException:
+        return None
+    if number.country_code != 81 or not phonenumbers.is_valid_number(number):
+        return None
+    return number
 
 
 # ----------------------------------------------------------------------------- postal codes

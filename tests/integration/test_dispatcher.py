@@ -41,6 +41,7 @@ from integrations.standins import (
     make_slack_id,
 )
 from yorozu.bootstrap import Container
+from yorozu.channels import DEFAULT_CHANNEL
 from yorozu.dispatcher import Dispatcher, run_dispatcher
 from yorozu.settings import DEV_LINE_CHANNEL_ACCESS_TOKEN, DEV_SLACK_BOT_TOKEN, load_settings
 
@@ -693,3 +694,18 @@ async def test_run_dispatcher_loop_stops_on_request(
     stop.set()
     await asyncio.wait_for(task, timeout=5)
     assert line_api.recorder.texts_to(user) == ["from the loop"]
+
+
+async def test_line_quota_and_its_consumption_are_two_gauges(
+    dispatcher: Dispatcher, session_factory: Factory, clock: ManualClock, line_api: LineApiStandin
+) -> None:
+    line_api.set_monthly_limit(500)
+    user = make_line_user_id("quota")
+    for n in range(3):
+        await add(session_factory, clock, user, f"quota-{n}")
+    await drain(dispatcher, session_factory, clock)
+    await dispatcher.refresh_line_quota()
+    metrics = dispatcher.metrics.registry
+    default = {"channel": DEFAULT_CHANNEL}  # the national account's key
+    assert metrics.get_sample_value("yorozu_line_push_quota", default) == 500
+    assert metrics.get_sample_value("yorozu_line_push_consumption", default) == 3

@@ -355,3 +355,8 @@ def test_signatures_are_base64_hmac_sha256() -> None:
     assert not signature_matches(SECRET, body, sign_line_body("other", body))
     assert not signature_matches(SECRET, body, None)
     assert not signature_matches(SECRET, body, "ü-not-base64")
+    japanese = '{"events":[],"note":"よろず"}'.encode()
+    assert signature_matches(SECRET, japanese, sign_line_body(SECRET, japanese))
+    # Signed correctly over bytes that are not UTF-8: not something LINE sends.
+    latin = '{"events":[],"note":"caf\u00e9"}'.encode("latin-1")
+    assert not signature_matches(SECRET, latin, sign_line_body(SECRET, latin))

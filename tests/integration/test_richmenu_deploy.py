@@ -28,7 +28,7 @@ from tests.support import missing
 TOKEN = "richmenu-test-token"
 CHANNEL_ID = "2000000001"
 ALICE = make_line_user_id("alice")
-PRIVACY = "https://www.yorozu.go.jp/privacy/"
+PRIVACY = "https://hub.example.jp/privacy/"
 
 
 class SwappableApp:

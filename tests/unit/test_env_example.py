@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from yorozu.settings import Environment, Settings
+from yorozu.settings import PRODUCTION_SECRETS, Environment, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV_EXAMPLE = ROOT / ".env.example"
@@ -102,16 +102,8 @@ def test_every_commented_example_is_a_value_settings_accepts(
     """Uncommenting any one line (secrets given, for production) still starts."""
     extra = [f"{name}={value}"]
     if name == "YOROZU_ENV" and value == "production":
-        extra += [
-            f"{secret}=not-a-real-secret"
-            for secret in (
-                "LINE_CHANNEL_SECRET",
-                "LINE_CHANNEL_ACCESS_TOKEN",
-                "SLACK_SIGNING_SECRET",
-                "SLACK_BOT_TOKEN",
-                "LOG_HASH_SALT",
-            )
-        ]
+        extra += [f"{secret.upper()}=not-a-real-secret" for secret in PRODUCTION_SECRETS]
+        extra.append("PRIVACY_NOTICE_URL=https://hub.example.jp/privacy/")
     env_file = clean_environment / ".env"
     env_file.write_text(
         ENV_EXAMPLE.read_text(encoding="utf-8") + "\n" + "\n".join(extra) + "\n", encoding="utf-8"

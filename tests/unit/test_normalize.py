@@ -8,6 +8,7 @@ from core.text.normalize import (
     DatePrecision,
     PartialDate,
     fold_whitespace,
+    format_phone,
     normalize_phone,
     normalize_postal_code,
     normalize_text,
@@ -63,6 +64,7 @@ def test_fold_whitespace_leaves_width_alone() -> None:
         ("1234-5678", None),  # no area code
         ("090-1234-567", None),  # a mobile number is 11 digits
         ("03-1234-56789", None),  # a Tokyo number is 10 digits
+        ("03-0123-4567", None),  # no Tokyo number has 0 after the area code
         ("010-1234-5678", None),  # international call prefix
         ("00-1234-5678", None),
         ("+1 212 555 1234", None),  # not Japan
@@ -74,6 +76,20 @@ def test_fold_whitespace_leaves_width_alone() -> None:
 )
 def test_normalize_phone(typed: str, expected: str | None) -> None:
     assert normalize_phone(typed) == expected
+
+
+@pytest.mark.parametrize(
+    ("digits", "written"),
+    [
+        ("0312345678", "03-1234-5678"),
+        ("0995123456", "0995-12-3456"),
+        ("0120123456", "0120-123-456"),
+        ("09012345678", "090-1234-5678"),
+        ("not a number", "not a number"),
+    ],
+)
+def test_format_phone_writes_it_as_japanese_numbers_are_written(digits: str, written: str) -> None:
+    assert format_phone(digits) == written
 
 
 @pytest.mark.parametrize(

@@ -24,7 +24,7 @@ from core.owners.richmenus import (
     problems,
 )
 
-LINKS = {"privacy": "https://www.yorozu.go.jp/privacy/"}
+LINKS = {"privacy": "https://hub.example.jp/privacy/"}
 ALL_MENUS = [pytest.param(menu, id=menu.menu_id) for menu in MENUS.values()]
 
 

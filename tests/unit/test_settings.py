@@ -8,6 +8,8 @@ import pytest
 from pydantic import ValidationError
 
 from yorozu.settings import (
+    DEV_PRIVACY_NOTICE_URL,
+    PRODUCTION_SECRETS,
     Environment,
     describe_settings_error,
     load_settings,
@@ -65,12 +67,20 @@ def test_a_bad_setting_is_named_in_one_line(overrides: dict[str, str], line: str
     assert "\n" not in message
 
 
-def test_production_refuses_development_secrets_without_echoing_them() -> None:
+def test_production_lists_everything_it_lacks_in_one_line_without_values() -> None:
     with pytest.raises(ValidationError) as caught:
         load_settings(yorozu_env=Environment.production)
     message = describe_settings_error(caught.value)
-    assert message.startswith("setting LINE_CHANNEL_SECRET: expected a real secret")
+    assert message.startswith("settings: YOROZU_ENV=production needs: ")
+    assert "\n" not in message
+    for name in ("database_url", "privacy_notice_url", *PRODUCTION_SECRETS):
+        assert name.upper() in message
     assert "dev-line-channel-secret" not in message
+    assert DEV_PRIVACY_NOTICE_URL not in message
+
+
+def test_the_development_privacy_notice_is_no_real_site() -> None:
+    assert str(load_settings().privacy_notice_url).startswith("https://privacy-notice.invalid")
 
 
 def test_secrets_never_appear_in_repr_or_errors() -> None:
@@ -84,20 +94,48 @@ def test_secrets_never_appear_in_repr_or_errors() -> None:
     assert "s3cr3t" not in describe_settings_error(caught.value)
 
 
-def test_production_refuses_placeholders_copied_from_env_example() -> None:
-    real = {
-        "line_channel_secret": "a" * 32,
-        "line_channel_access_token": "b" * 40,
-        "slack_signing_secret": "c" * 32,
-        "slack_bot_token": "xoxb-1-2-" + "d" * 24,
-        "log_hash_salt": "e" * 32,
-        "console_session_secret": "f" * 32,
-    }
-    assert load_settings(yorozu_env=Environment.production, **real).yorozu_env == "production"
+REAL = {
+    "database_url": "postgresql://yorozu@db/yorozu",
+    "privacy_notice_url": "https://hub.example.jp/privacy",
+    "line_channel_secret": "a" * 32,
+    "line_channel_access_token": "b" * 40,
+    "slack_signing_secret": "c" * 32,
+    "slack_bot_token": "xoxb-1-2-" + "d" * 24,
+    "log_hash_salt": "e" * 32,
+    "console_session_secret": "f" * 32,
+}
+
+
+def test_production_starts_with_everything_it_needs() -> None:
+    assert load_settings(yorozu_env=Environment.production, **REAL).yorozu_env == "production"
+
+
+@pytest.mark.parametrize(
+    ("left_out", "named"),
+    [
+        ("database_url", "DATABASE_URL (unset means the development SQLite file)"),
+        ("privacy_notice_url", "PRIVACY_NOTICE_URL (your privacy notice's page)"),
+        ("slack_signing_secret", "SLACK_SIGNING_SECRET (real secrets"),
+    ],
+)
+def test_production_names_the_one_thing_left_out(
+    left_out: str, named: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(left_out.upper(), raising=False)
+    given = {k: v for k, v in REAL.items() if k != left_out}
     with pytest.raises(ValidationError) as caught:
-        load_settings(yorozu_env=Environment.production, **{**real, "slack_bot_token": "change-me"})
-    assert describe_settings_error(caught.value).startswith(
-        "setting SLACK_BOT_TOKEN: expected a real secret"
+        load_settings(yorozu_env=Environment.production, **given)
+    message = describe_settings_error(caught.value)
+    assert message.startswith(f"settings: YOROZU_ENV=production needs: {named}")
+    assert [name for name in REAL if name.upper() in message] == [left_out]
+
+
+def test_production_refuses_placeholders_copied_from_env_example() -> None:
+    with pytest.raises(ValidationError) as caught:
+        load_settings(yorozu_env=Environment.production, **{**REAL, "slack_bot_token": "change-me"})
+    assert describe_settings_error(caught.value) == (
+        "settings: YOROZU_ENV=production needs: SLACK_BOT_TOKEN (real secrets, not the "
+        "development values or change-me)"
     )
 
 
