@@ -355,3 +355,26 @@ def test_slack_headers_are_accepted_by_signature_verifier() -> None:
 def test_make_slack_id_is_deterministic() -> None:
     assert make_slack_id("U", "sato") == make_slack_id("U", "sato")
     assert re.match(r"^U[0-9A-F]{10}$", make_slack_id("U"))
+
+
+async def test_ephemerals_are_checked_like_any_message(
+    client: AsyncWebClient, slack: SlackApiStandin
+) -> None:
+    """chat.postEphemeral refuses what Slack refuses: bad blocks, no text, no such channel
+    or user; nothing is recorded for a refused call."""
+    slack.add_user(USER, "sato")
+    refusals = {
+        "invalid_blocks": {"channel": CHANNEL, "user": USER, "blocks": [{"type": "nonsense"}]},
+        "no_text": {"channel": CHANNEL, "user": USER},
+        "channel_not_found": {"channel": "", "user": USER, "text": "x"},
+        "user_not_found": {"channel": CHANNEL, "user": "someone", "text": "x"},
+    }
+    for error, args in refusals.items():
+        with pytest.raises(SlackApiError) as refused:
+            await client.api_call("chat.postEphemeral", json=args)
+        assert refused.value.response["error"] == error
+    assert slack.recorder.ephemerals_for(USER) == []
+    blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": "*あなただけに*"}}]
+    await client.chat_postEphemeral(channel=CHANNEL, user=USER, text="あなただけに", blocks=blocks)
+    (shown,) = slack.recorder.ephemerals_for(USER)
+    assert (shown.channel, shown.text, shown.blocks) == (CHANNEL, "あなただけに", blocks)
