@@ -69,7 +69,10 @@ async def test_the_whole_story_in_japanese(tmp_path: Path) -> None:
 
     handover = section(timeline, "handover")
     assert "石井 直子 → ショートカット「よろずに引き継ぐ」" in handover
-    assert "#yorozu-13-intake「新規相談 13-2026-000002 / 状況: 担当者を待っています / 事業者: 有限会社" in handover
+    assert (
+        "#yorozu-13-intake「新規相談 13-2026-000002 / 状況: 担当者を待っています / 事業者: 有限会社"
+        in handover
+    )
     assert "DM → 石井 直子「「有限会社みなみ製麺」の引き継ぎを受け付けました" in handover
 
     claim = section(timeline, "claim")
@@ -82,7 +85,9 @@ async def test_the_whole_story_in_japanese(tmp_path: Path) -> None:
     assert "ご予約内容：6月3日(水) 11:00〜12:00" in booked  # the flex card's alt text
     # The card in Slack, updated in place (the timeline clips it; the full card is checked in
     # tests/integration/test_card_states.py).
-    assert "（更新）「新規相談 13-2026-000001 / 状況: 相談の予約が入っています / 相談日時: 6" in booked
+    assert (
+        "（更新）「新規相談 13-2026-000001 / 状況: 相談の予約が入っています / 相談日時: 6" in booked
+    )
 
     assert "状況: 相談の予約が入っています / 相談日時: 6" in section(timeline, "co_books")
 
@@ -113,7 +118,10 @@ async def test_the_whole_story_in_japanese(tmp_path: Path) -> None:
     assert "7月1日(水) 10:00" in followup
     assert "創業から3か月が経ちました" in followup
     assert "山田 花子 → 「相談したい」をタップ" in followup
-    assert "#yorozu-13-intake「新規相談 13-2026-000003 / 状況: 担当者を待っています / 事業者: 花やま" in followup
+    assert (
+        "#yorozu-13-intake「新規相談 13-2026-000003 / 状況: 担当者を待っています / 事業者: 花やま"
+        in followup
+    )
     assert "DM → 佐藤 健一「【フォローアップ】" in followup
 
     figures = section(timeline, "figures")
