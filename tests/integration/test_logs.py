@@ -70,7 +70,15 @@ def test_lines_are_json_with_request_id_and_exception(capsys: pytest.CaptureFixt
 
 
 @pytest.mark.usefixtures("logs_configured")
-def test_uvicorn_lines_carry_no_colour_codes(capsys: pytest.CaptureFixture[str]) -> None:
+def test_uvicorn_lines_carry_no_colour_codes(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As in a fresh `yorozu api` process (log_config=None): uvicorn's loggers propagate to
+    # ours. An earlier test in this process may have run uvicorn with its own log config.
+    for name in ("uvicorn", "uvicorn.error"):
+        monkeypatch.setattr(logging.getLogger(name), "handlers", [])
+        monkeypatch.setattr(logging.getLogger(name), "propagate", True)
+        monkeypatch.setattr(logging.getLogger(name), "disabled", False)
     app = FastAPI()
     with ServerThread(app, log_config=None, log_level="info") as server:
         httpx.get(server.url + "/nothing-here")
