@@ -65,7 +65,6 @@ BOT_SCOPES: Final = (
     "channels:history",
     "groups:history",
     "im:history",
-    "files:write",
 )
 """Kept identical to slack-app-manifest.yml; tests/unit/test_slack_scopes.py checks both
 against the Web API methods the code calls and the events it subscribes to."""

@@ -32,6 +32,7 @@ METHOD_SCOPES: dict[str, frozenset[str]] = {
     # chat:write.public lets chat.postMessage reach a hub's public channel the app was not
     # invited to.
     "chat.postMessage": frozenset({"chat:write", "chat:write.public"}),
+    "chat.postEphemeral": frozenset({"chat:write"}),
     "chat.update": frozenset({"chat:write"}),
     # Hub channels are public or private: the history look-up before a retried post.
     "conversations.history": frozenset({"channels:history", "groups:history"}),
