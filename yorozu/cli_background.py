@@ -41,11 +41,14 @@ def background_command(
         name = os.environ.get(ENV_NAME)
         if name and settings.sqlite_path() is not None:
             gate = IngestGate.attach(name)
+        # This loop serves no request: SQLite runs in its thread (core/db/inline_sqlite.py).
         if gate is not None:
             # On SQLite the webhook's commits go first (yorozu/ingest_gate.py).
-            container = await bootstrap(settings, session_class=gated_session_class(gate))
+            container = await bootstrap(
+                settings, session_class=gated_session_class(gate), inline_sqlite=True
+            )
         else:
-            container = await bootstrap(settings)
+            container = await bootstrap(settings, inline_sqlite=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
