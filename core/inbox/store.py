@@ -26,6 +26,7 @@ the dispatcher talks to the platforms).
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import time
@@ -34,7 +35,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final, Literal, cast
 
-from sqlalchemy import ColumnClause, Select, Table, func, literal_column, select, update
+from sqlalchemy import (
+    BindParameter,
+    ColumnClause,
+    Select,
+    Table,
+    Update,
+    bindparam,
+    func,
+    literal_column,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
@@ -189,7 +201,10 @@ async def add_events(
 
 
 def _due_heads(
-    now: datetime, *, only_backoff_blocks: bool, passed: Sequence[str] = ()
+    now: datetime | BindParameter[datetime],
+    *,
+    only_backoff_blocks: bool,
+    passed: Sequence[str] = (),
 ) -> Select[tuple[int]]:
     """Due pending events in id order that no earlier pending event of their person blocks.
 
@@ -223,9 +238,21 @@ def _heads(now: datetime, passed: Sequence[str]) -> Select[tuple[int]]:
     return _due_heads(now, only_backoff_blocks=False, passed=passed).limit(1)
 
 
-def _batch_heads(now: datetime, limit: int) -> Select[tuple[int]]:
-    """The ids of the `limit` oldest due events that no earlier event in backoff holds back."""
-    return _due_heads(now, only_backoff_blocks=True).limit(limit)
+@functools.cache
+def _batch_claim(limit: int) -> Update:
+    """Claims the `limit` oldest due events that no earlier event in backoff holds back.
+
+    Built once per limit, with `now` bound at execution: building it cost more than running
+    it. The no-op UPDATE makes the transaction's first statement a write (module docstring).
+    """
+    heads = _due_heads(bindparam("now", type_=_E.next_attempt_at.type), only_backoff_blocks=True)
+    return (
+        update(_E)
+        .where(_E.id.in_(heads.limit(limit).scalar_subquery()))
+        .values(attempts=_E.attempts)
+        .returning(_E)
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def _claim(session: AsyncSession, now: datetime) -> InboxEvent | None:
@@ -382,14 +409,8 @@ async def handle_batch(
     handled: list[tuple[str, float]] = []
     try:
         async with session_factory() as session, session.begin():
-            claim = (
-                update(_E)
-                .where(_E.id.in_(_batch_heads(now, limit).scalar_subquery()))
-                .values(attempts=_E.attempts)
-                .returning(_E)
-                .execution_options(synchronize_session=False)
-            )
-            events = sorted((await session.scalars(claim)).all(), key=lambda event: event.id)
+            claimed = await session.scalars(_batch_claim(limit), {"now": now})
+            events = sorted(claimed.all(), key=lambda event: event.id)
             taken = len(events)
             done: list[int] = []
             started = time.perf_counter()
