@@ -79,6 +79,7 @@ from integrations.ratelimit import RateLimiter
 from integrations.slack.client import SlackSender, outbox_metadata
 from yorozu.bootstrap import Container
 from yorozu.channels import DEFAULT_CHANNEL, channel_access_token, channel_keys
+from yorozu.heartbeat import beat
 from yorozu.logs import hash_user_id
 from yorozu.slack_tokens import SlackTokens, installation_store
 
@@ -908,6 +909,9 @@ async def run_dispatcher(
     log.info("dispatcher started", extra={"batch": batch, "concurrency": concurrency})
     try:
         while not stop.is_set():
+            # A beat per cycle, not from a timer: a cycle that never returns (a send or a
+            # database call that hangs) stops the beat while the event loop still turns.
+            beat(container, "dispatcher")
             try:
                 report = await dispatcher.run_once()
             except Exception:
