@@ -864,9 +864,9 @@ class Dispatcher:
             quota = await self.line.get_quota(access)
             used = await self.line.get_consumption(access)
             if quota is not None:
-                self.metrics.line_quota.labels(channel_key, "quota").set(quota)
+                self.metrics.line_push_quota.labels(channel_key).set(quota)
             if used is not None:
-                self.metrics.line_quota.labels(channel_key, "consumption").set(used)
+                self.metrics.line_push_consumption.labels(channel_key).set(used)
 
     async def aclose(self) -> None:
         for client in self._rich_menus.values():
