@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint typecheck check bench lock clean
+.PHONY: run test bench lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
