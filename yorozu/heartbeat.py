@@ -7,8 +7,9 @@ on every cycle (claim, send, record), so a turn or a cycle that never ends (a se
 database call that hangs) stops their beat even while the event loop still runs. Rate limits
 hand rows back rather than wait long, so a cycle lasts as long as its sends: one in which every
 call times out takes about `SEND_TIMEOUT_SECONDS` × `DISPATCH_BATCH` / `DISPATCH_CONCURRENCY`
-per call a message makes (a Slack post may look up history and the reader's language first),
-which with the defaults stays under `--max-age`; raise `--max-age` with either. The scheduler
+per call a message makes (16 s with the defaults; a Slack post may first look up history and
+the reader's language, and a shared photo is fetched from LINE, then uploaded to Slack), so
+raise `--max-age` with either setting. The scheduler
 beats from a task in its event loop (its jobs are APScheduler's), so a blocked loop stops it.
 `yorozu <role> --check` reads that gauge over HTTP, from inside the container, and exits 1
 when it is older than `--max-age` (or cannot be read): Docker then marks the container
