@@ -31,6 +31,8 @@ def _variants(snippet: str) -> list[list[str]]:
     lines: list[list[str]] = [[]]
     for raw in snippet.replace("\\|", "|").split()[1:]:
         token = raw.strip("[]")
+        if token == "…":  # "a `yorozu …` line": any command
+            continue
         parts = token.split("|")
         if len(parts) > 1 and not any(p.startswith("-") for p in parts) and parts[0].isalpha():
             lines = [[*line, part] for line in lines for part in parts]  # alternative commands
