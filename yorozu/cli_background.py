@@ -26,6 +26,7 @@ def background_command(
     from yorozu.cli import _settings
     from yorozu.dispatcher import run_dispatcher
     from yorozu.handlers import build_handler
+    from yorozu.heartbeat import keep_beating
     from yorozu.logs import configure_logging
     from yorozu.roles import scheduler_options
     from yorozu.worker import run_worker
@@ -76,6 +77,8 @@ def background_command(
                 ),
                 name="scheduler",
             ),
+            # As `yorozu scheduler` beats: the worker and the dispatcher beat from their loops.
+            asyncio.create_task(keep_beating(container, "scheduler", stop), name="heartbeat"),
         ]
         try:
             done, _pending = await asyncio.wait(roles, return_when=asyncio.FIRST_EXCEPTION)
