@@ -70,7 +70,10 @@ _ADVISORY_NAMESPACE = 0x1B0C
 """First key of pg_try_advisory_xact_lock(int, int): keeps our locks apart from others'."""
 _PENDING_LITERAL: ColumnClause[str] = literal_column(f"'{InboxStatus.PENDING.value}'")
 BATCH_LIMIT = 16
-"""Events taken per batch transaction (SQLite): the oldest pending ones, in id order."""
+"""Events taken per batch transaction on SQLite: the oldest due ones, in id order."""
+PG_BATCH_LIMIT = 4
+"""Heads (people) taken per batch on PostgreSQL: few, so that the worker's loops share the
+people waiting rather than one loop taking them all while the others idle."""
 BATCH_BUDGET = 0.012
 """Seconds of handling after which a batch commits early: the webhook waits at most about
 this long for SQLite's write lock (yorozu/ingest_gate.py lets it go first between batches)."""
@@ -239,20 +242,44 @@ def _heads(now: datetime, passed: Sequence[str]) -> Select[tuple[int]]:
 
 
 @functools.cache
-def _batch_claim(limit: int) -> Update:
-    """Claims the `limit` oldest due events that no earlier event in backoff holds back.
+def _batch_claim(limit: int, postgres: bool) -> Update:
+    """Claims up to `limit` events to handle in one transaction.
 
-    Built once per limit, with `now` bound at execution: building it cost more than running
+    SQLite (one worker loop): the oldest due events that no earlier event in backoff holds
+    back, several of one person's in order. PostgreSQL (many loops and workers): the oldest
+    due *heads*, one per person, row-locked with SKIP LOCKED so that loops take different
+    people. Built once, with `now` bound at execution: building it cost more than running
     it. The no-op UPDATE makes the transaction's first statement a write (module docstring).
     """
-    heads = _due_heads(bindparam("now", type_=_E.next_attempt_at.type), only_backoff_blocks=True)
+    now = bindparam("now", type_=_E.next_attempt_at.type)
+    heads = _due_heads(now, only_backoff_blocks=not postgres).limit(limit)
+    if postgres:
+        heads = heads.with_for_update(skip_locked=True)
     return (
         update(_E)
-        .where(_E.id.in_(heads.limit(limit).scalar_subquery()))
+        .where(_E.id.in_(heads.scalar_subquery()))
         .values(attempts=_E.attempts)
         .returning(_E)
         .execution_options(synchronize_session=False)
     )
+
+
+async def _advisory_locked(session: AsyncSession, events: Sequence[InboxEvent]) -> list[InboxEvent]:
+    """The claimed heads whose person this transaction could lock (one round trip).
+
+    A person whose lock another worker holds is being handled there (their events were
+    committed out of id order): their head stays pending, for after that.
+    """
+    ids = [event.id for event in events]
+    # In the select list, not the WHERE clause: taken for exactly these rows, whatever plan.
+    tried = await session.execute(
+        select(
+            _E.id,
+            func.pg_try_advisory_xact_lock(_ADVISORY_NAMESPACE, func.hashtext(_E.ordering_key)),
+        ).where(_E.id.in_(ids))
+    )
+    locked = {event_id for event_id, got in tried if got}
+    return [event for event in events if event.id in locked]
 
 
 async def _claim(session: AsyncSession, now: datetime) -> InboxEvent | None:
@@ -382,7 +409,7 @@ async def handle_batch(
     now: datetime,
     worker_id: str,
     *,
-    limit: int = BATCH_LIMIT,
+    limit: int | None = None,
     budget: float = BATCH_BUDGET,
     policy: RetryPolicy = DEFAULT_POLICY,
     rng: random.Random | None = None,
@@ -391,15 +418,18 @@ async def handle_batch(
 ) -> int:
     """Handle the oldest due events in one transaction; how many were handled (0: none due).
 
-    For one writer (SQLite, one worker loop): a transaction per event spent more time on its
-    claim and commit than on the handling, and every commit took SQLite's one write lock
-    again, in turn with the webhook (issue 14). Here one claim takes the `limit` oldest
-    pending events of anyone, and they are handled in id order in the claim's transaction
-    until `budget` seconds have passed; the done marks and the handlers' writes commit
-    together. Order per person holds: the claim holds the write lock, so nothing is
-    inserted meanwhile, and a person whose earlier event waits for its backoff has none of
-    their later ones taken. Exactly-once holds as for `handle_next`: all of it commits or
-    none of it does.
+    A transaction per event spent more time on its claim and commit than on the handling:
+    on SQLite every commit took the one write lock again, in turn with the webhook, and on
+    PostgreSQL every commit waited for its own WAL flush (issue 14). Here one claim takes up
+    to `limit` events (by default BATCH_LIMIT on SQLite, PG_BATCH_LIMIT on PostgreSQL),
+    handled in id order in the claim's transaction until `budget` seconds
+    have passed; the done marks and the handlers' writes commit together.
+
+    Order per person holds. SQLite: the claim holds the write lock, so nothing is inserted
+    meanwhile, and a person whose earlier event waits for its backoff has none of their
+    later ones taken. PostgreSQL: only each person's head is taken, row-locked, and only
+    when the person's advisory lock is free, as `handle_next` does it. Exactly-once holds as
+    for `handle_next`: all of it commits or none of it does.
 
     If a handler raises, the whole batch rolls back and the same events are handled one
     transaction each by `handle_next`, which records the failure on the event it belongs to
@@ -409,9 +439,13 @@ async def handle_batch(
     handled: list[tuple[str, float]] = []
     try:
         async with session_factory() as session, session.begin():
-            claimed = await session.scalars(_batch_claim(limit), {"now": now})
+            postgres = _dialect(session) == "postgresql"
+            size = limit or (PG_BATCH_LIMIT if postgres else BATCH_LIMIT)
+            claimed = await session.scalars(_batch_claim(size, postgres), {"now": now})
             events = sorted(claimed.all(), key=lambda event: event.id)
             taken = len(events)
+            if postgres and events:
+                events = await _advisory_locked(session, events)
             done: list[int] = []
             started = time.perf_counter()
             for event in events:

@@ -405,6 +405,7 @@ async def test_the_worker_counts_what_it_handled_failed_and_parked_for_metrics(
     assert 'yorozu_handler_seconds_count{platform="line"} 1.0' in exposed
 
 
+@pytest.mark.parametrize("backend", ["sqlite"])
 async def test_a_batch_handles_the_oldest_events_in_order_in_one_transaction(
     session_factory: Factory, clock: ManualClock
 ) -> None:
@@ -448,9 +449,11 @@ async def test_a_failing_event_in_a_batch_costs_only_its_own_attempt(
         clock,
         [new_event(n, user) for n, user in enumerate(["U1", "U2", "U3", "U3", "U1"], start=1)],
     )
-    handled = await handle_batch(
+    handled = 0
+    while taken := await handle_batch(
         session_factory, breaks_on_three, clock.now(), "w", policy=NO_JITTER
-    )
+    ):
+        handled += taken
     assert handled == 4  # 1, 2, 5 handled and 3 failed; 4 waits behind 3
     assert await usage_marks(session_factory) == ["ev1", "ev2", "ev5"]
     by_n = {row.payload["n"]: row for row in await rows(session_factory)}
@@ -468,9 +471,31 @@ async def test_a_failing_event_in_a_batch_costs_only_its_own_attempt(
         calls.append(event.payload["n"])
         await write_a_row(session, event)
 
-    assert await handle_batch(session_factory, fixed, clock.now(), "w") == 2
+    while await handle_batch(session_factory, fixed, clock.now(), "w"):
+        pass
     assert calls == [3, 4]
     assert {row.status for row in await rows(session_factory)} == {InboxStatus.DONE}
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+async def test_a_postgresql_batch_takes_one_head_per_person_and_leaves_the_rest_to_others(
+    session_factory: Factory, clock: ManualClock
+) -> None:
+    """Many loops and workers share the people: a batch takes each person's first event only
+    (row-locked), a few people at a time, so per-person order holds across batches."""
+    batches: list[list[int]] = []
+
+    async def handler(session: AsyncSession, event: InboxEvent) -> None:
+        batches[-1].append(event.payload["n"])
+        await write_a_row(session, event)
+
+    await store(session_factory, clock, [new_event(n, f"U{n % 6}") for n in range(12)])
+    while True:
+        batches.append([])
+        if not await handle_batch(session_factory, handler, clock.now(), "w"):
+            break
+    assert [batch for batch in batches if batch] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10, 11]]
+    assert await usage_marks(session_factory) == [f"ev{n}" for n in range(12)]
 
 
 async def test_a_batch_stops_at_its_time_budget_and_leaves_the_rest_pending(
