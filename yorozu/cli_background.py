@@ -14,7 +14,6 @@ from typing import Annotated
 
 import typer
 
-
 BACKGROUND_NICENESS = 10
 
 
