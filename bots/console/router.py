@@ -29,7 +29,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core import access_requests, dashboard, exports, figure_months
+from core import access_requests, dashboard, exports, figure_months, hub_lists
 from core.clock import Clock, fiscal_year, to_jst
 from core.console import co_import, co_profile, hub_settings, organisation_import, staff_import
 from core.console.access import ConsoleRole, Decision, Permission, Principal, authorize
@@ -549,8 +549,18 @@ def console_router(deps_of: DepsOf) -> APIRouter:
                 await satisfaction_by_hub(session, fiscal_year=year, hub_id=hub.id)
             ).get(hub.id, Satisfaction())
             monthly = [found.value(dashboard.Figure.CONSULTATIONS, m) for m in dashboard.MONTHS]
-            health = await dashboard.hub_health(
-                session, hub_id=hub.id, fiscal_year=year, now=deps_of(request).clock.now()
+            now = deps_of(request).clock.now()
+            health = await dashboard.hub_health(session, hub_id=hub.id, fiscal_year=year, now=now)
+            lists = {
+                which.value: len(
+                    await hub_lists.listing(
+                        session, which, hub_id=hub.id, fiscal_year=year, now=now
+                    )
+                )
+                for which in (hub_lists.Listing.ESCALATIONS, hub_lists.Listing.UNRECORDED_OUTCOMES)
+            }
+            partners = await hub_lists.referrals_by_partner(
+                session, hub_id=hub.id, fiscal_year=year, now=now
             )
             return render(
                 request,
@@ -563,6 +573,9 @@ def console_router(deps_of: DepsOf) -> APIRouter:
                 months=dashboard.MONTHS,
                 satisfaction=satisfaction,
                 health=health,
+                lists=lists,
+                partners=partners,
+                no_organisation=hub_lists.NO_ORGANISATION,
                 chart=_bars(monthly),
             )
 
@@ -730,6 +743,47 @@ def console_router(deps_of: DepsOf) -> APIRouter:
                 figure=chosen,
                 rows=found.rows(chosen, month),
                 value=found.value(chosen, month),
+            )
+
+        return await guarded(request, Permission.VIEW_HUB, page, hub_code=code)
+
+    @router.get("/hubs/{code}/dashboard/lists/{name}", response_class=HTMLResponse)
+    async def list_page(request: Request, code: str, name: str) -> Response:
+        """The records behind a queue-health or partner number of the dashboard."""
+        year = year_of(request)
+        org_text = request.query_params.get("org", "")
+        organisation = int(org_text) if org_text.isdigit() else None
+
+        async def page(session: AsyncSession, principal: Principal) -> Response:
+            if name not in {listing.value for listing in hub_lists.Listing}:
+                return render(request, "message.html", principal, 404, message="console.not_found")
+            hub = await session.scalar(select(Hub).where(Hub.code == code))
+            assert hub is not None
+            chosen = hub_lists.Listing(name)
+            rows = await hub_lists.listing(
+                session,
+                chosen,
+                hub_id=hub.id,
+                fiscal_year=year,
+                now=deps_of(request).clock.now(),
+                organisation_id=organisation
+                if chosen in (hub_lists.Listing.REFERRALS_OUT, hub_lists.Listing.REFERRALS_IN)
+                else None,
+            )
+            org_name = None
+            if organisation:
+                found = await session.get(PartnerOrganisation, organisation)
+                org_name = found.name if found is not None else None
+            return render(
+                request,
+                "listing.html",
+                principal,
+                hub=hub,
+                year=year,
+                listing=chosen,
+                rows=rows,
+                organisation=organisation,
+                organisation_name=org_name,
             )
 
         return await guarded(request, Permission.VIEW_HUB, page, hub_code=code)

@@ -274,6 +274,7 @@ EXPECTED: dict[str, dict[str, tuple[int, int]]] = {
         "partner_admin": (403, 403),
     },
     "drill": {"hq": (200, 200), "cco": (200, 403), "co": (200, 403), "partner_admin": (403, 403)},
+    "lists": {"hq": (200, 200), "cco": (200, 403), "co": (200, 403), "partner_admin": (403, 403)},
     "audit": {"hq": (200, 200), "cco": (200, 403), "co": (403, 403), "partner_admin": (403, 403)},
     "access_requests": {
         "hq": (200, 200),
@@ -340,6 +341,8 @@ async def _ask(
             return await client.get(f"/console/hubs/{hub}/dashboard")
         case "drill":
             return await client.get(f"/console/hubs/{hub}/dashboard/consultations?month=6")
+        case "lists":
+            return await client.get(f"/console/hubs/{hub}/dashboard/lists/referrals_out?org=0")
         case "audit":
             return await client.get(f"/console/hubs/{hub}/audit")
         case "access_requests":
@@ -374,7 +377,7 @@ async def test_every_route_answers_every_role_for_its_own_scope_only(console: Co
                     hidden = console.names["27"] if role != "hq" else set()
                     assert not {name for name in hidden if name in answer.text}, (role, route)
                     cells += 1
-    assert cells == len(ROLES) * len(EXPECTED) * 2 == 130
+    assert cells == len(ROLES) * len(EXPECTED) * 2 == 140
 
 
 # -- onboarding from a spreadsheet ---------------------------------------------------------------

@@ -359,3 +359,115 @@ async def test_a_co_sees_their_own_year_and_a_colleague_does_not(console: Consol
         assert 'data-figure="consultations">0<' in mine.text
         other = f"/console/hubs/13/coordinators/{writer.id}/figures"
         assert (await client.get(other)).status_code == 403
+
+
+async def test_queue_health_and_partner_numbers_each_equal_the_rows_of_their_list(
+    console: Console,
+) -> None:
+    """Escalations (written by the escalation job), bookings past their time without an
+    outcome, and referrals in and out per partner: every number links to its list."""
+    from datetime import timedelta
+
+    from core.db.models import Booking
+    from core.domain.enums import BookingMode, BookingStatus
+    from core.escalation import escalate_unclaimed
+
+    await _a_year_of_records(console)
+    now = datetime(2026, 6, 2, 1, 0, tzinfo=UTC)  # a Tuesday, 10:00 in Japan
+    async with console.sessions() as session, session.begin():
+        hub = await session.scalar(select(Hub).where(Hub.code == "13"))
+        assert hub is not None
+        co = await session.scalar(select(Coordinator).where(Coordinator.hub_id == hub.id))
+        orgs = list((await session.scalars(select(PartnerOrganisation).limit(2))).all())
+        case = await session.scalar(select(Case).where(Case.number == "13-2026-000900"))
+        assert co is not None
+        assert case is not None
+        assert len(orgs) == 2
+        waiting = Case(
+            number="13-2026-000700",
+            hub_id=hub.id,
+            source=CaseSource.LINE,
+            topics=[],
+            status=CaseStatus.QUEUED,
+            created_at=now - timedelta(days=7),
+            updated_at=now - timedelta(days=7),
+        )
+        booked = Case(
+            number="13-2026-000701",
+            hub_id=hub.id,
+            source=CaseSource.LINE,
+            topics=[],
+            status=CaseStatus.IN_SUPPORT,
+            assigned_co_id=co.id,
+            created_at=now - timedelta(days=20),
+            updated_at=now - timedelta(days=20),
+        )
+        session.add_all([waiting, booked])
+        await session.flush()
+        for day, recorded in ((20, False), (21, True), (25, False)):
+            starts = datetime(2026, 5, day, 1, 0, tzinfo=UTC)
+            booking = Booking(
+                case_id=booked.id,
+                co_id=co.id,
+                hub_id=hub.id,
+                starts_at=starts,
+                ends_at=starts + timedelta(hours=1),
+                mode=BookingMode.ONLINE,
+                status=BookingStatus.CONFIRMED,
+                created_at=starts - timedelta(days=3),
+            )
+            session.add(booking)
+            await session.flush()
+            if recorded:
+                session.add(
+                    ConsultationRecord(
+                        case_id=booked.id,
+                        booking_id=booking.id,
+                        co_id=co.id,
+                        hub_id=hub.id,
+                        held_on=date(2026, 5, day),
+                        minutes=60,
+                        issues=[],
+                        created_at=starts + timedelta(hours=1),
+                    )
+                )
+        session.add_all(
+            [
+                Referral(
+                    case_id=case.id,
+                    direction=ReferralDirection.FROM_PARTNER,
+                    from_hub_id=hub.id,
+                    to_organisation_id=orgs[1].id,
+                    created_at=datetime(2026, 4, 20, 1, 0, tzinfo=UTC),
+                ),
+                Referral(
+                    case_id=case.id,
+                    direction=ReferralDirection.TO_PARTNER,
+                    from_hub_id=hub.id,
+                    to_organisation_id=None,
+                    created_at=datetime(2026, 4, 21, 1, 0, tzinfo=UTC),
+                ),
+            ]
+        )
+        await session.flush()
+        assert await escalate_unclaimed(session, now=now) >= 1  # the CCO, then HQ
+    async with console.client() as client:
+        await console.sign_in(client, console.people["cco"])
+        page = await client.get(f"/console/hubs/13/dashboard?fy={YEAR}")
+        assert page.status_code == 200
+        links = re.findall(r'data-list="(\w+)" href="([^"]+)">(\d+)<', page.text)
+        numbers = {name: 0 for name, _href, _n in links}
+        for name, href, shown in links:
+            listed = await client.get(href.replace("&amp;", "&"))
+            assert listed.status_code == 200
+            rows = listed.text.split('id="rows"')[1].count("<tr><td>")
+            assert rows == int(shown), (name, href)
+            numbers[name] = max(numbers[name], int(shown))
+        assert numbers["escalations"] == 2  # told the CCO, then HQ
+        assert numbers["unrecorded_outcomes"] == 2  # 20 and 25 May; 21 May was recorded
+        assert numbers["referrals_out"] == 2  # the year's figure 4, both partners' rows
+        assert numbers["referrals_in"] == 1
+        partners = page.text.split('id="partners"')[1].split("</table>")[0]
+        assert "（支援機関の記録なし）" in partners
+        assert (await client.get("/console/hubs/27/dashboard/lists/escalations")).status_code == 403
+        assert (await client.get("/console/hubs/13/dashboard/lists/nonsense")).status_code == 404
