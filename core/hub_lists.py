@@ -15,12 +15,22 @@ from datetime import UTC, date, datetime, time
 from enum import StrEnum
 from typing import Final
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import JST, to_jst
 from core.coordinators.reminders import HELD_BOOKINGS, outcome_recorded
-from core.db.models import AuditLog, Booking, Case, Coordinator, PartnerOrganisation, Referral
+from core.dashboard import MONTHS
+from core.db.models import (
+    AuditLog,
+    Booking,
+    Case,
+    Coordinator,
+    LineChannel,
+    PartnerOrganisation,
+    PushUsage,
+    Referral,
+)
 from core.domain.enums import ReferralDirection
 from core.surveys.aggregate import fiscal_year_days
 
@@ -188,3 +198,47 @@ async def referrals_by_partner(
 
 def _count(lines: Sequence[ListLine], organisation_id: int | None) -> int:
     return sum(1 for line in lines if line.organisation_id == organisation_id)
+
+
+@dataclass(frozen=True)
+class PushMonth:
+    """LINE pushes the hub's channels sent in one Japan-time month, against their plan."""
+
+    month: int
+    pushes: int
+    budget: int | None
+    """The channels' monthly push budgets added up; None when no channel has one."""
+
+    @property
+    def share(self) -> float | None:
+        return self.pushes / self.budget if self.budget else None
+
+
+async def push_months(session: AsyncSession, *, hub_id: int, fiscal_year: int) -> list[PushMonth]:
+    """The push budget used, month by month: the counter LINE bills by (push_usage), which
+    the dispatcher adds to as it sends, per channel and Japan-time month.
+
+    It is a counter, not a list of records: sent messages are deleted by retention, and a
+    multicast is one message but many pushes. The year's use is the sum of these rows."""
+    channels = (
+        await session.execute(
+            select(LineChannel.channel_id, LineChannel.monthly_push_budget).where(
+                LineChannel.hub_id == hub_id
+            )
+        )
+    ).all()
+    budgets = [budget for _channel, budget in channels if budget is not None]
+    budget = sum(budgets) if budgets else None
+    months = [f"{fiscal_year + (m < 4):04d}-{m:02d}" for m in MONTHS]
+    used: dict[str, int] = {}
+    if channels:
+        found = await session.execute(
+            select(PushUsage.month, func.sum(PushUsage.pushes))
+            .where(
+                PushUsage.channel_id.in_([channel for channel, _budget in channels]),
+                PushUsage.month.in_(months),
+            )
+            .group_by(PushUsage.month)
+        )
+        used = {month: int(n or 0) for month, n in found.tuples().all()}
+    return [PushMonth(int(m[5:]), used.get(m, 0), budget) for m in months]

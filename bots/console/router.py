@@ -562,6 +562,7 @@ def console_router(deps_of: DepsOf) -> APIRouter:
             partners = await hub_lists.referrals_by_partner(
                 session, hub_id=hub.id, fiscal_year=year, now=now
             )
+            pushes = await hub_lists.push_months(session, hub_id=hub.id, fiscal_year=year)
             return render(
                 request,
                 "dashboard.html",
@@ -575,6 +576,7 @@ def console_router(deps_of: DepsOf) -> APIRouter:
                 health=health,
                 lists=lists,
                 partners=partners,
+                pushes=pushes,
                 no_organisation=hub_lists.NO_ORGANISATION,
                 chart=_bars(monthly),
             )

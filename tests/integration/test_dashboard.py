@@ -368,9 +368,10 @@ async def test_queue_health_and_partner_numbers_each_equal_the_rows_of_their_lis
     outcome, and referrals in and out per partner: every number links to its list."""
     from datetime import timedelta
 
-    from core.db.models import Booking
+    from core.db.models import Booking, LineChannel
     from core.domain.enums import BookingMode, BookingStatus
     from core.escalation import escalate_unclaimed
+    from core.outbox import count_push
 
     await _a_year_of_records(console)
     now = datetime(2026, 6, 2, 1, 0, tzinfo=UTC)  # a Tuesday, 10:00 in Japan
@@ -451,6 +452,15 @@ async def test_queue_health_and_partner_numbers_each_equal_the_rows_of_their_lis
         )
         await session.flush()
         assert await escalate_unclaimed(session, now=now) >= 1  # the CCO, then HQ
+        session.add(
+            LineChannel(hub_id=hub.id, channel_id="1650000013", name="", monthly_push_budget=200)
+        )
+        for at, n in (
+            (datetime(2026, 5, 31, 15, 30, tzinfo=UTC), 30),  # 1 June in Japan
+            (datetime(2026, 5, 10, 1, 0, tzinfo=UTC), 20),
+            (datetime(2026, 3, 10, 1, 0, tzinfo=UTC), 99),  # FY2025
+        ):
+            await count_push(session, "1650000013", now=at, n=n)
     async with console.client() as client:
         await console.sign_in(client, console.people["cco"])
         page = await client.get(f"/console/hubs/13/dashboard?fy={YEAR}")
@@ -467,6 +477,10 @@ async def test_queue_health_and_partner_numbers_each_equal_the_rows_of_their_lis
         assert numbers["unrecorded_outcomes"] == 2  # 20 and 25 May; 21 May was recorded
         assert numbers["referrals_out"] == 2  # the year's figure 4, both partners' rows
         assert numbers["referrals_in"] == 1
+        pushes = page.text.split('id="pushes"')[1].split("</table>")[0]
+        assert '<th scope="row">5月</th><td>20</td><td>200</td><td>10%</td>' in pushes
+        assert '<th scope="row">6月</th><td>30</td><td>200</td><td>15%</td>' in pushes
+        assert "<strong>50</strong>" in pushes  # the year's: FY2025's March is not in it
         partners = page.text.split('id="partners"')[1].split("</table>")[0]
         assert "（支援機関の記録なし）" in partners
         assert (await client.get("/console/hubs/27/dashboard/lists/escalations")).status_code == 403
