@@ -31,7 +31,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core import access_requests, dashboard, exports, figure_months, hub_lists
 from core.clock import Clock, fiscal_year, to_jst
-from core.console import co_import, co_profile, hub_settings, organisation_import, staff_import
+from core.console import (
+    budgets,
+    co_import,
+    co_profile,
+    hub_settings,
+    organisation_import,
+    staff_import,
+)
 from core.console.access import ConsoleRole, Decision, Permission, Principal, authorize
 from core.console.deactivate import set_active
 from core.console.people import principal_for
@@ -700,10 +707,18 @@ def console_router(deps_of: DepsOf) -> APIRouter:
                 await session.scalars(select(Hub).where(Hub.kind == HubKind.HUB).order_by(Hub.code))
             ).all()
             found = await figure_months.figures_by_hub(session, fiscal_year=year)
+            budgeted = await budgets.budgets_of(session, fiscal_year=year)
             rows = [(hub, found.get(hub.id, EMPTY_FIGURES)) for hub in hubs]
+            rates = {
+                hub.id: budgets.utilisation(figures.minutes, budgeted.get(hub.id))
+                for hub, figures in rows
+            }
             if order in columns:
                 rows.sort(key=lambda item: (-_figure(item[1], order), item[0].code))
+            elif order == "utilisation":
+                rows.sort(key=lambda item: (-(rates[item[0].id] or -1.0), item[0].code))
             total = sum_figures(figures for _hub, figures in rows)
+            budget_total = sum(budgeted.get(hub.id, 0) for hub, _figures in rows)
             satisfaction = await satisfaction_by_hub(session, fiscal_year=year)
             return render(
                 request,
@@ -716,7 +731,89 @@ def console_router(deps_of: DepsOf) -> APIRouter:
                 order=order,
                 satisfaction=satisfaction,
                 value=_figure,
+                budgets=budgeted,
+                rates=rates,
+                total_rate=budgets.utilisation(
+                    sum(f.minutes for h, f in rows if h.id in budgeted), budget_total
+                ),
             )
+
+        return await guarded(request, Permission.MANAGE_NATIONAL, page)
+
+    async def budgets_page(
+        request: Request,
+        session: AsyncSession,
+        principal: Principal,
+        year: int,
+        status_code: int = 200,
+        **context: Any,
+    ) -> Response:
+        hubs = (
+            await session.scalars(select(Hub).where(Hub.kind == HubKind.HUB).order_by(Hub.code))
+        ).all()
+        stored = await budgets.budgets_of(session, fiscal_year=year)
+        typed = context.pop("typed", None) or {
+            budgets.field_name(hub): str(stored[hub.id]) if hub.id in stored else "" for hub in hubs
+        }
+        return render(
+            request,
+            "budgets.html",
+            principal,
+            status_code,
+            year=year,
+            hubs=hubs,
+            typed=typed,
+            field_name=budgets.field_name,
+            errors=context.pop("errors", {}),
+            **context,
+        )
+
+    @router.get("/national/budgets", response_class=HTMLResponse)
+    async def budgets_form(request: Request) -> Response:
+        """HQ sets each hub's budgeted consultation hours for a fiscal year (稼働率)."""
+        year = year_of(request)
+
+        async def page(session: AsyncSession, principal: Principal) -> Response:
+            return await budgets_page(request, session, principal, year)
+
+        return await guarded(request, Permission.MANAGE_NATIONAL, page)
+
+    @router.post("/national/budgets", response_class=HTMLResponse)
+    async def budgets_post(request: Request) -> Response:
+        deps = deps_of(request)
+        year = year_of(request)
+        async with request.form() as raw:
+            typed = {key: str(value) for key, value in raw.items() if isinstance(value, str)}
+            token_ok = csrf_ok(request, raw)
+
+        async def page(session: AsyncSession, principal: Principal) -> Response:
+            if not token_ok:
+                return await budgets_page(
+                    request, session, principal, year, 400, typed=typed, error="console.csrf"
+                )
+            hubs = (await session.scalars(select(Hub).where(Hub.kind == HubKind.HUB))).all()
+            form = budgets.read_budgets(typed, hubs)
+            if not form.ok:
+                return await budgets_page(
+                    request,
+                    session,
+                    principal,
+                    year,
+                    422,
+                    typed=typed,
+                    errors=form.errors,
+                    error="console.budgets.has_errors",
+                )
+            changed = await budgets.apply_budgets(
+                session,
+                form,
+                fiscal_year=year,
+                actor_id=principal.coordinator_id,
+                now=deps.clock.now(),
+            )
+            await session.flush()
+            notice = "console.budgets.saved" if changed else "console.settings.nothing_changed"
+            return await budgets_page(request, session, principal, year, notice=notice)
 
         return await guarded(request, Permission.MANAGE_NATIONAL, page)
 

@@ -779,7 +779,12 @@ async def test_a_co_keeps_their_own_hours_and_leave_but_not_anyone_elses(
 
 # -- HQ's partner organisations ----------------------------------------------------------------
 
-NATIONAL_ROUTES = ("/console/organisations", "/console/organisations/import")
+NATIONAL_ROUTES = (
+    "/console/organisations",
+    "/console/organisations/import",
+    "/console/national",
+    "/console/national/budgets",
+)
 
 
 async def test_only_hq_sees_and_registers_partner_organisations(console: Console) -> None:

@@ -485,3 +485,53 @@ async def test_queue_health_and_partner_numbers_each_equal_the_rows_of_their_lis
         assert "（支援機関の記録なし）" in partners
         assert (await client.get("/console/hubs/27/dashboard/lists/escalations")).status_code == 403
         assert (await client.get("/console/hubs/13/dashboard/lists/nonsense")).status_code == 404
+
+
+async def test_hq_sets_a_hubs_budget_and_the_roll_up_shows_its_utilisation_audited(
+    console: Console,
+) -> None:
+    from core.db.models import AuditLog
+    from tests.integration.test_console_access import csrf_of
+
+    hub_id = await _a_year_of_records(console)
+    async with console.sessions() as session:
+        expected = await hub_figures(session, hub_id=hub_id, fiscal_year=YEAR)
+    async with console.client() as client:
+        await console.sign_in(client, console.people["cco"])
+        assert (await client.get(f"/console/national/budgets?fy={YEAR}")).status_code == 403
+        refused = await client.post(f"/console/national/budgets?fy={YEAR}", data={"hub_13": "1"})
+        assert refused.status_code == 403
+    async with console.client() as client:
+        await console.sign_in(client, console.people["hq"])
+        form = await client.get(f"/console/national/budgets?fy={YEAR}")
+        assert form.status_code == 200
+        csrf = csrf_of(form.text)
+        wrong = await client.post(
+            f"/console/national/budgets?fy={YEAR}",
+            data={"csrf": csrf, "hub_13": "10", "hub_27": "十"},
+        )
+        assert wrong.status_code == 422
+        assert "何も保存していません" in wrong.text
+        saved = await client.post(
+            f"/console/national/budgets?fy={YEAR}", data={"csrf": csrf, "hub_13": "10"}
+        )
+        assert saved.status_code == 200
+        assert "予算を保存しました。" in saved.text
+        again = await client.post(
+            f"/console/national/budgets?fy={YEAR}", data={"csrf": csrf, "hub_13": "10"}
+        )
+        assert "変更はありませんでした。" in again.text
+        page = await client.get(f"/console/national?fy={YEAR}&sort=utilisation")
+        rate = re.search(r'data-rate="13">(\d+)%', page.text)
+        assert rate is not None
+        assert int(rate.group(1)) == round(expected.hours / 10 * 100)
+        body = page.text.split("<tbody>")[1]
+        assert body.index("東京都よろず支援拠点") < body.index("大阪府よろず支援拠点")
+        assert 'data-rate="27">-<' in page.text  # no budget, no rate
+    async with console.sessions() as session:
+        audited = (
+            await session.scalars(select(AuditLog).where(AuditLog.action == "hub.budget_set"))
+        ).all()
+    assert [(row.hub_id, row.details) for row in audited] == [
+        (hub_id, {"fiscal_year": YEAR, "before": None, "after": 10})
+    ]
