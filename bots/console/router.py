@@ -37,6 +37,7 @@ from core.console import (
     co_profile,
     hub_settings,
     organisation_import,
+    reviews,
     staff_import,
 )
 from core.console.access import ConsoleRole, Decision, Permission, Principal, authorize
@@ -570,6 +571,9 @@ def console_router(deps_of: DepsOf) -> APIRouter:
                 session, hub_id=hub.id, fiscal_year=year, now=now
             )
             pushes = await hub_lists.push_months(session, hub_id=hub.id, fiscal_year=year)
+            shown = await reviews.comments(
+                session, fiscal_year=year, hub_id=hub.id, shown_only=True
+            )
             return render(
                 request,
                 "dashboard.html",
@@ -584,6 +588,7 @@ def console_router(deps_of: DepsOf) -> APIRouter:
                 lists=lists,
                 partners=partners,
                 pushes=pushes,
+                comments=shown,
                 no_organisation=hub_lists.NO_ORGANISATION,
                 chart=_bars(monthly),
             )
@@ -657,7 +662,11 @@ def console_router(deps_of: DepsOf) -> APIRouter:
             found = (await dashboard.hub_year(session, hub_id=hub.id, fiscal_year=year)).of_co(
                 co.id
             )
-            reviews = (await co_reviews(session, fiscal_year=year, co_id=co.id)).get(co.id)
+            summary = (await co_reviews(session, fiscal_year=year, co_id=co.id)).get(co.id)
+            mine = principal.coordinator_id == co.id
+            said = await reviews.comments(
+                session, fiscal_year=year, co_id=co.id, shown_only=not mine
+            )
             satisfied = (await satisfaction_by_co(session, fiscal_year=year, hub_id=hub.id)).get(
                 co.id, Satisfaction()
             )
@@ -687,9 +696,40 @@ def console_router(deps_of: DepsOf) -> APIRouter:
                 year=year,
                 found=found,
                 figures=list(dashboard.Figure),
-                reviews=reviews,
+                reviews=summary,
+                comments=said,
+                mine=mine,
                 satisfaction=satisfied,
                 followups=followups,
+                notice=request.query_params.get("saved") and "console.reviews.saved",
+            )
+
+        return await guarded(
+            request, Permission.EDIT_COORDINATOR, page, hub_code=code, coordinator_id=co_id
+        )
+
+    @router.post("/hubs/{code}/coordinators/{co_id}/reviews/{review_id}")
+    async def review_shown_post(
+        request: Request, code: str, co_id: int, review_id: int
+    ) -> Response:
+        """The CO shows or hides an owner's comment on the hub's dashboard: theirs alone."""
+        deps = deps_of(request)
+        async with request.form() as raw:
+            wanted = raw.get("shown") == "1"
+            token_ok = csrf_ok(request, raw)
+
+        async def page(session: AsyncSession, principal: Principal) -> Response:
+            if principal.coordinator_id != co_id:
+                return render(request, "message.html", principal, 403, message="console.forbidden")
+            if not token_ok:
+                return render(request, "message.html", principal, 400, message="console.csrf")
+            done = await reviews.set_shown(
+                session, review_id=review_id, co_id=co_id, shown=wanted, now=deps.clock.now()
+            )
+            if done is None:
+                return render(request, "message.html", principal, 404, message="console.not_found")
+            return RedirectResponse(
+                f"/console/hubs/{code}/coordinators/{co_id}/figures?saved=1", status_code=303
             )
 
         return await guarded(

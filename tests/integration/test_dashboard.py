@@ -535,3 +535,70 @@ async def test_hq_sets_a_hubs_budget_and_the_roll_up_shows_its_utilisation_audit
     assert [(row.hub_id, row.details) for row in audited] == [
         (hub_id, {"fiscal_year": YEAR, "before": None, "after": 10})
     ]
+
+
+async def test_a_review_comment_shows_on_the_dashboard_only_once_its_co_agrees(
+    console: Console,
+) -> None:
+    from core.db.models import AuditLog, CoReview
+    from core.erasure import erase_cases
+    from tests.integration.test_console_access import csrf_of
+
+    await _a_year_of_records(console)
+    async with console.sessions() as session, session.begin():
+        me = await session.scalar(
+            select(Coordinator).where(Coordinator.slack_user_id == console.people["co"])
+        )
+        case = await session.scalar(select(Case).where(Case.number == "13-2026-000901"))
+        assert me is not None
+        assert case is not None
+        record = ConsultationRecord(
+            case_id=case.id,
+            co_id=me.id,
+            hub_id=me.hub_id,
+            held_on=date(2026, 8, 3),
+            minutes=60,
+            issues=[],
+            created_at=datetime(2026, 8, 3, 3, 0, tzinfo=UTC),
+        )
+        session.add(record)
+        await session.flush()
+        review = CoReview(
+            consultation_id=record.id,
+            co_id=me.id,
+            stars=5,
+            comment="資金繰りの相談が分かりやすかったです",
+            created_at=datetime(2026, 8, 4, 3, 0, tzinfo=UTC),
+        )
+        session.add(review)
+        await session.flush()
+        review_id, co_id, case_id = review.id, me.id, case.id
+    comment = "資金繰りの相談が分かりやすかったです"
+    toggle = f"/console/hubs/13/coordinators/{co_id}/reviews/{review_id}"
+    async with console.client() as cco:
+        await console.sign_in(cco, console.people["cco"])
+        page = await cco.get(f"/console/hubs/13/dashboard?fy={YEAR}")
+        assert comment not in page.text  # not agreed yet
+        theirs = await cco.get(f"/console/hubs/13/coordinators/{co_id}/figures?fy={YEAR}")
+        assert comment not in theirs.text
+        csrf = csrf_of(page.text) if 'name="csrf"' in page.text else "x"
+        assert (await cco.post(toggle, data={"csrf": csrf, "shown": "1"})).status_code == 403
+        async with console.client() as co:
+            await console.sign_in(co, console.people["co"])
+            mine = await co.get(f"/console/hubs/13/coordinators/{co_id}/figures?fy={YEAR}")
+            assert comment in mine.text  # the CO sees every comment on them
+            shown = await co.post(toggle, data={"csrf": csrf_of(mine.text), "shown": "1"})
+            assert shown.status_code == 303
+        page = await cco.get(f"/console/hubs/13/dashboard?fy={YEAR}")
+        assert comment in page.text.split('id="comments"')[1].split("</table>")[0]
+        theirs = await cco.get(f"/console/hubs/13/coordinators/{co_id}/figures?fy={YEAR}")
+        assert comment in theirs.text
+        async with console.sessions() as session, session.begin():
+            await erase_cases(session, [case_id])
+        page = await cco.get(f"/console/hubs/13/dashboard?fy={YEAR}")
+        assert comment not in page.text  # erased, shown or not
+    async with console.sessions() as session:
+        audited = (
+            await session.scalars(select(AuditLog).where(AuditLog.action.like("review.%")))
+        ).all()
+    assert [(row.action, row.actor_id) for row in audited] == [("review.comment_shown", co_id)]
