@@ -134,25 +134,46 @@ async def hub_months(session: AsyncSession, *, hub_id: int, fiscal_year: int) ->
     """One hub's year, month by month, from its twelve hub-months."""
     found = await session.execute(select(FigureMonth).where(*_in_year(fiscal_year, [hub_id])))
     by_month: dict[int, FigureMonth] = {row.month.month: row for row in found.scalars().all()}
-    pairs = await session.execute(
+    where = _businesses_in_year(fiscal_year, [hub_id])
+    # Rows are distinct (hub, month, business): a month's businesses are its rows, the
+    # year's its distinct ids; only businesses that took part in a merge are read back, to
+    # count a twin and its survivor once (the same correction as figures_by_hub).
+    per_month = await session.execute(
+        select(FigureMonthBusiness.month, func.count())
+        .where(*where)
+        .group_by(FigureMonthBusiness.month)
+    )
+    counted = {_month_of(month): int(n) for month, n in per_month.tuples().all()}
+    year_count = int(
+        await session.scalar(
+            select(func.count(FigureMonthBusiness.business_id.distinct())).where(*where)
+        )
+        or 0
+    )
+    merged = select(Business.id).where(Business.merged_into_id.is_not(None))
+    survivors_of = select(Business.merged_into_id).where(Business.merged_into_id.is_not(None))
+    involved = await session.execute(
         select(FigureMonthBusiness.month, FigureMonthBusiness.business_id).where(
-            *_businesses_in_year(fiscal_year, [hub_id])
+            *where, FigureMonthBusiness.business_id.in_(union(merged, survivors_of))
         )
     )
-    consulted: dict[int, set[int]] = {}
-    for month, business in pairs.tuples().all():
-        consulted.setdefault(_month_of(month), set()).add(int(business))
-    every = set().union(*consulted.values()) if consulted else set()
+    twins: dict[int, set[int]] = {}
+    for month, business in involved.tuples().all():
+        twins.setdefault(_month_of(month), set()).add(int(business))
+    every = set().union(*twins.values()) if twins else set()
     roots = await business_survivors(session, every) if every else {}
 
-    def survivors(ids: set[int]) -> int:
-        return len({roots.get(b, b) for b in ids})
+    def extra(ids: set[int]) -> int:
+        """How many more a set of merge-involved businesses counts than its survivors."""
+        return len(ids) - len({roots.get(b, b) for b in ids})
+
+    consulted = {m: counted.get(m, 0) - extra(twins.get(m, set())) for m in MONTHS}
 
     months = {}
     for number in MONTHS:
         row = by_month.get(number)
         months[number] = HubFigures(
-            businesses=survivors(consulted.get(number, set())),
+            businesses=consulted[number],
             consultations=row.consultations if row else 0,
             results_confirmed=row.results_confirmed if row else 0,
             referrals=row.referrals if row else 0,
@@ -162,7 +183,7 @@ async def hub_months(session: AsyncSession, *, hub_id: int, fiscal_year: int) ->
             minutes=row.minutes if row else 0,
         )
     total = HubFigures(
-        businesses=survivors(every),
+        businesses=year_count - extra(every),
         consultations=sum(m.consultations for m in months.values()),
         results_confirmed=sum(m.results_confirmed for m in months.values()),
         referrals=sum(m.referrals for m in months.values()),
