@@ -275,6 +275,15 @@ EXPECTED: dict[str, dict[str, tuple[int, int]]] = {
     },
     "drill": {"hq": (200, 200), "cco": (200, 403), "co": (200, 403), "partner_admin": (403, 403)},
     "lists": {"hq": (200, 200), "cco": (200, 403), "co": (200, 403), "partner_admin": (403, 403)},
+    # Showing an owner's comment is the reviewed CO's own decision: nobody else's, not even
+    # HQ's. The matrix's CO of hub 13 is the CCO, so they may, and review 1 is not theirs
+    # (404); showing one's own is tested with the dashboard.
+    "review_shown": {
+        "hq": (403, 403),
+        "cco": (404, 403),
+        "co": (403, 403),
+        "partner_admin": (403, 403),
+    },
     "audit": {"hq": (200, 200), "cco": (200, 403), "co": (403, 403), "partner_admin": (403, 403)},
     "access_requests": {
         "hq": (200, 200),
@@ -343,6 +352,11 @@ async def _ask(
             return await client.get(f"/console/hubs/{hub}/dashboard/consultations?month=6")
         case "lists":
             return await client.get(f"/console/hubs/{hub}/dashboard/lists/referrals_out?org=0")
+        case "review_shown":
+            return await client.post(
+                f"/console/hubs/{hub}/coordinators/{console.a_co[hub]}/reviews/1",
+                data={"csrf": csrf, "shown": "1"},
+            )
         case "audit":
             return await client.get(f"/console/hubs/{hub}/audit")
         case "access_requests":
@@ -377,7 +391,7 @@ async def test_every_route_answers_every_role_for_its_own_scope_only(console: Co
                     hidden = console.names["27"] if role != "hq" else set()
                     assert not {name for name in hidden if name in answer.text}, (role, route)
                     cells += 1
-    assert cells == len(ROLES) * len(EXPECTED) * 2 == 140
+    assert cells == len(ROLES) * len(EXPECTED) * 2 == 150
 
 
 # -- onboarding from a spreadsheet ---------------------------------------------------------------
