@@ -1,7 +1,7 @@
 """The eight figures read from the pre-counted hub-months (figure_months), for the pages.
 
 Counting a national year from the records took over a second per view; the triggers of
-migration 0011 keep each hub-month's counts exact as records are written, so the dashboard
+migration 0012 keep each hub-month's counts exact as records are written, so the dashboard
 and the roll-up read a few hundred rows instead. core.figures still counts from the
 records, from scratch: the tests hold the two equal after every kind of write, and the
 drill-down lists (core.dashboard) still list the records themselves, so a number and its

@@ -1,7 +1,7 @@
 """The pre-counted hub-months stay exact through every kind of write, on both backends.
 
 The dashboard and the national roll-up read figure_months, which triggers keep (migration
-0011). Starting from test_figures' world, a mix of writes follows: outcome edits through
+0012). Starting from test_figures' world, a mix of writes follows: outcome edits through
 the ORM, a bulk UPDATE, a record moved to another month, year and hub, deletions, referrals
 turned around and re-dated across a Japan-time month boundary, a case given a business and
 another moved to a different one, a 名寄せ merge, and an erasure. After each step the

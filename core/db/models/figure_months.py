@@ -3,7 +3,7 @@
 The national roll-up reads 400,000 consultations a year; counting them on every page view
 took over a second. These tables hold each hub-month's counts instead. They are never
 written by our code: triggers on consultation_records, referrals and cases (migration
-0011) add each change's difference in the same transaction as the change, so the counts
+0012) add each change's difference in the same transaction as the change, so the counts
 cannot drift from the records, whatever path (ORM, bulk UPDATE, COPY) wrote them.
 `core.figure_months.rebuild` recounts them from scratch, and a test checks the two agree.
 

@@ -1,7 +1,7 @@
 """hub budgets: the consultation hours HQ budgets per hub and fiscal year, for 稼働率
 
-Revision ID: 0012_hub_budgets
-Revises: 0011_figure_months
+Revision ID: 0013_hub_budgets
+Revises: 0012_figure_months
 Create Date: 2026-12-07 03:00:00
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import core.db.base
 
-revision: str = "0012_hub_budgets"
-down_revision: str | None = "0011_figure_months"
+revision: str = "0013_hub_budgets"
+down_revision: str | None = "0012_figure_months"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """review comment shown: a CO agrees to show an owner's comment on the hub's dashboard
 
-Revision ID: 0013_review_comment_shown
-Revises: 0012_hub_budgets
+Revision ID: 0014_review_comment_shown
+Revises: 0013_hub_budgets
 Create Date: 2026-12-07 03:10:00
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0013_review_comment_shown"
-down_revision: str | None = "0012_hub_budgets"
+revision: str = "0014_review_comment_shown"
+down_revision: str | None = "0013_hub_budgets"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

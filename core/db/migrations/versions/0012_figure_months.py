@@ -23,8 +23,8 @@ The definitions are DOMAIN.md's, as core/figures.py counts them: an issue is a J
 that is not blank (spaces, tabs, newlines, the ideographic space); a referral counts when
 it goes to a partner, in the Japan-time month it was made.
 
-Revision ID: 0011_figure_months
-Revises: 0010_case_messages
+Revision ID: 0012_figure_months
+Revises: 0011_inbox_pending_index
 Create Date: 2026-12-07 02:10:00
 """
 
@@ -33,8 +33,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0011_figure_months"
-down_revision: str | None = "0010_case_messages"
+revision: str = "0012_figure_months"
+down_revision: str | None = "0011_inbox_pending_index"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
