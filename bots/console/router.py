@@ -29,9 +29,17 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core import access_requests, dashboard, exports
+from core import access_requests, dashboard, exports, figure_months, hub_lists
 from core.clock import Clock, fiscal_year, to_jst
-from core.console import co_import, co_profile, hub_settings, organisation_import, staff_import
+from core.console import (
+    budgets,
+    co_import,
+    co_profile,
+    hub_settings,
+    organisation_import,
+    reviews,
+    staff_import,
+)
 from core.console.access import ConsoleRole, Decision, Permission, Principal, authorize
 from core.console.deactivate import set_active
 from core.console.people import principal_for
@@ -49,7 +57,7 @@ from core.db.session import unit_of_work
 from core.domain.enums import ActorKind, HubKind
 from core.domain.topics import Specialty
 from core.figures import EMPTY as EMPTY_FIGURES
-from core.figures import HubFigures, figures_by_hub, sum_figures
+from core.figures import HubFigures, sum_figures
 from core.i18n import Catalog, Text
 from core.queues.sql import SqlAlchemyHubQueue
 from core.surveys.aggregate import (
@@ -542,13 +550,29 @@ def console_router(deps_of: DepsOf) -> APIRouter:
         async def page(session: AsyncSession, principal: Principal) -> Response:
             hub = await session.scalar(select(Hub).where(Hub.code == code))
             assert hub is not None
-            found = await dashboard.hub_year(session, hub_id=hub.id, fiscal_year=year)
+            # The pre-counted hub-months, not the records: the page must answer in 300 ms at
+            # national scale; each number still links to the records it counts.
+            found = await figure_months.hub_months(session, hub_id=hub.id, fiscal_year=year)
             satisfaction = (
                 await satisfaction_by_hub(session, fiscal_year=year, hub_id=hub.id)
             ).get(hub.id, Satisfaction())
             monthly = [found.value(dashboard.Figure.CONSULTATIONS, m) for m in dashboard.MONTHS]
-            health = await dashboard.hub_health(
-                session, hub_id=hub.id, fiscal_year=year, now=deps_of(request).clock.now()
+            now = deps_of(request).clock.now()
+            health = await dashboard.hub_health(session, hub_id=hub.id, fiscal_year=year, now=now)
+            lists = {
+                which.value: len(
+                    await hub_lists.listing(
+                        session, which, hub_id=hub.id, fiscal_year=year, now=now
+                    )
+                )
+                for which in (hub_lists.Listing.ESCALATIONS, hub_lists.Listing.UNRECORDED_OUTCOMES)
+            }
+            partners = await hub_lists.referrals_by_partner(
+                session, hub_id=hub.id, fiscal_year=year, now=now
+            )
+            pushes = await hub_lists.push_months(session, hub_id=hub.id, fiscal_year=year)
+            shown = await reviews.comments(
+                session, fiscal_year=year, hub_id=hub.id, shown_only=True
             )
             return render(
                 request,
@@ -561,6 +585,11 @@ def console_router(deps_of: DepsOf) -> APIRouter:
                 months=dashboard.MONTHS,
                 satisfaction=satisfaction,
                 health=health,
+                lists=lists,
+                partners=partners,
+                pushes=pushes,
+                comments=shown,
+                no_organisation=hub_lists.NO_ORGANISATION,
                 chart=_bars(monthly),
             )
 
@@ -633,7 +662,11 @@ def console_router(deps_of: DepsOf) -> APIRouter:
             found = (await dashboard.hub_year(session, hub_id=hub.id, fiscal_year=year)).of_co(
                 co.id
             )
-            reviews = (await co_reviews(session, fiscal_year=year, co_id=co.id)).get(co.id)
+            summary = (await co_reviews(session, fiscal_year=year, co_id=co.id)).get(co.id)
+            mine = principal.coordinator_id == co.id
+            said = await reviews.comments(
+                session, fiscal_year=year, co_id=co.id, shown_only=not mine
+            )
             satisfied = (await satisfaction_by_co(session, fiscal_year=year, hub_id=hub.id)).get(
                 co.id, Satisfaction()
             )
@@ -663,9 +696,40 @@ def console_router(deps_of: DepsOf) -> APIRouter:
                 year=year,
                 found=found,
                 figures=list(dashboard.Figure),
-                reviews=reviews,
+                reviews=summary,
+                comments=said,
+                mine=mine,
                 satisfaction=satisfied,
                 followups=followups,
+                notice=request.query_params.get("saved") and "console.reviews.saved",
+            )
+
+        return await guarded(
+            request, Permission.EDIT_COORDINATOR, page, hub_code=code, coordinator_id=co_id
+        )
+
+    @router.post("/hubs/{code}/coordinators/{co_id}/reviews/{review_id}")
+    async def review_shown_post(
+        request: Request, code: str, co_id: int, review_id: int
+    ) -> Response:
+        """The CO shows or hides an owner's comment on the hub's dashboard: theirs alone."""
+        deps = deps_of(request)
+        async with request.form() as raw:
+            wanted = raw.get("shown") == "1"
+            token_ok = csrf_ok(request, raw)
+
+        async def page(session: AsyncSession, principal: Principal) -> Response:
+            if principal.coordinator_id != co_id:
+                return render(request, "message.html", principal, 403, message="console.forbidden")
+            if not token_ok:
+                return render(request, "message.html", principal, 400, message="console.csrf")
+            done = await reviews.set_shown(
+                session, review_id=review_id, co_id=co_id, shown=wanted, now=deps.clock.now()
+            )
+            if done is None:
+                return render(request, "message.html", principal, 404, message="console.not_found")
+            return RedirectResponse(
+                f"/console/hubs/{code}/coordinators/{co_id}/figures?saved=1", status_code=303
             )
 
         return await guarded(
@@ -682,11 +746,19 @@ def console_router(deps_of: DepsOf) -> APIRouter:
             hubs = (
                 await session.scalars(select(Hub).where(Hub.kind == HubKind.HUB).order_by(Hub.code))
             ).all()
-            found = await figures_by_hub(session, fiscal_year=year)
+            found = await figure_months.figures_by_hub(session, fiscal_year=year)
+            budgeted = await budgets.budgets_of(session, fiscal_year=year)
             rows = [(hub, found.get(hub.id, EMPTY_FIGURES)) for hub in hubs]
+            rates = {
+                hub.id: budgets.utilisation(figures.minutes, budgeted.get(hub.id))
+                for hub, figures in rows
+            }
             if order in columns:
                 rows.sort(key=lambda item: (-_figure(item[1], order), item[0].code))
+            elif order == "utilisation":
+                rows.sort(key=lambda item: (-(rates[item[0].id] or -1.0), item[0].code))
             total = sum_figures(figures for _hub, figures in rows)
+            budget_total = sum(budgeted.get(hub.id, 0) for hub, _figures in rows)
             satisfaction = await satisfaction_by_hub(session, fiscal_year=year)
             return render(
                 request,
@@ -699,7 +771,89 @@ def console_router(deps_of: DepsOf) -> APIRouter:
                 order=order,
                 satisfaction=satisfaction,
                 value=_figure,
+                budgets=budgeted,
+                rates=rates,
+                total_rate=budgets.utilisation(
+                    sum(f.minutes for h, f in rows if h.id in budgeted), budget_total
+                ),
             )
+
+        return await guarded(request, Permission.MANAGE_NATIONAL, page)
+
+    async def budgets_page(
+        request: Request,
+        session: AsyncSession,
+        principal: Principal,
+        year: int,
+        status_code: int = 200,
+        **context: Any,
+    ) -> Response:
+        hubs = (
+            await session.scalars(select(Hub).where(Hub.kind == HubKind.HUB).order_by(Hub.code))
+        ).all()
+        stored = await budgets.budgets_of(session, fiscal_year=year)
+        typed = context.pop("typed", None) or {
+            budgets.field_name(hub): str(stored[hub.id]) if hub.id in stored else "" for hub in hubs
+        }
+        return render(
+            request,
+            "budgets.html",
+            principal,
+            status_code,
+            year=year,
+            hubs=hubs,
+            typed=typed,
+            field_name=budgets.field_name,
+            errors=context.pop("errors", {}),
+            **context,
+        )
+
+    @router.get("/national/budgets", response_class=HTMLResponse)
+    async def budgets_form(request: Request) -> Response:
+        """HQ sets each hub's budgeted consultation hours for a fiscal year (稼働率)."""
+        year = year_of(request)
+
+        async def page(session: AsyncSession, principal: Principal) -> Response:
+            return await budgets_page(request, session, principal, year)
+
+        return await guarded(request, Permission.MANAGE_NATIONAL, page)
+
+    @router.post("/national/budgets", response_class=HTMLResponse)
+    async def budgets_post(request: Request) -> Response:
+        deps = deps_of(request)
+        year = year_of(request)
+        async with request.form() as raw:
+            typed = {key: str(value) for key, value in raw.items() if isinstance(value, str)}
+            token_ok = csrf_ok(request, raw)
+
+        async def page(session: AsyncSession, principal: Principal) -> Response:
+            if not token_ok:
+                return await budgets_page(
+                    request, session, principal, year, 400, typed=typed, error="console.csrf"
+                )
+            hubs = (await session.scalars(select(Hub).where(Hub.kind == HubKind.HUB))).all()
+            form = budgets.read_budgets(typed, hubs)
+            if not form.ok:
+                return await budgets_page(
+                    request,
+                    session,
+                    principal,
+                    year,
+                    422,
+                    typed=typed,
+                    errors=form.errors,
+                    error="console.budgets.has_errors",
+                )
+            changed = await budgets.apply_budgets(
+                session,
+                form,
+                fiscal_year=year,
+                actor_id=principal.coordinator_id,
+                now=deps.clock.now(),
+            )
+            await session.flush()
+            notice = "console.budgets.saved" if changed else "console.settings.nothing_changed"
+            return await budgets_page(request, session, principal, year, notice=notice)
 
         return await guarded(request, Permission.MANAGE_NATIONAL, page)
 
@@ -728,6 +882,47 @@ def console_router(deps_of: DepsOf) -> APIRouter:
                 figure=chosen,
                 rows=found.rows(chosen, month),
                 value=found.value(chosen, month),
+            )
+
+        return await guarded(request, Permission.VIEW_HUB, page, hub_code=code)
+
+    @router.get("/hubs/{code}/dashboard/lists/{name}", response_class=HTMLResponse)
+    async def list_page(request: Request, code: str, name: str) -> Response:
+        """The records behind a queue-health or partner number of the dashboard."""
+        year = year_of(request)
+        org_text = request.query_params.get("org", "")
+        organisation = int(org_text) if org_text.isdigit() else None
+
+        async def page(session: AsyncSession, principal: Principal) -> Response:
+            if name not in {listing.value for listing in hub_lists.Listing}:
+                return render(request, "message.html", principal, 404, message="console.not_found")
+            hub = await session.scalar(select(Hub).where(Hub.code == code))
+            assert hub is not None
+            chosen = hub_lists.Listing(name)
+            rows = await hub_lists.listing(
+                session,
+                chosen,
+                hub_id=hub.id,
+                fiscal_year=year,
+                now=deps_of(request).clock.now(),
+                organisation_id=organisation
+                if chosen in (hub_lists.Listing.REFERRALS_OUT, hub_lists.Listing.REFERRALS_IN)
+                else None,
+            )
+            org_name = None
+            if organisation:
+                found = await session.get(PartnerOrganisation, organisation)
+                org_name = found.name if found is not None else None
+            return render(
+                request,
+                "listing.html",
+                principal,
+                hub=hub,
+                year=year,
+                listing=chosen,
+                rows=rows,
+                organisation=organisation,
+                organisation_name=org_name,
             )
 
         return await guarded(request, Permission.VIEW_HUB, page, hub_code=code)

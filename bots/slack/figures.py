@@ -1,6 +1,7 @@
 """`/yorozu figures`: the hub's eight figures so far this fiscal year, for its CCO and HQ.
 
-The same numbers as the console's dashboard (core.figures, one function for both), written
+The same numbers as the console's dashboard (core.figure_months, the pre-counted hub-months
+the dashboard reads, held equal to core.figures' count from the records by tests), written
 as a short Slack message with a link to the dashboard when the service knows its own
 address (CONSOLE_BASE_URL). A CO or partner asking is told politely who may see them.
 """
@@ -17,7 +18,8 @@ from core.console.access import ConsoleRole
 from core.console.people import principal_for
 from core.dashboard import Figure
 from core.db.models import Hub
-from core.figures import figures_by_hub, hub_figures, sum_figures
+from core.figure_months import figures_by_hub
+from core.figures import EMPTY, sum_figures
 from core.surveys.aggregate import Satisfaction, overall, satisfaction_by_hub
 
 Answer = dict[str, Any]
@@ -45,7 +47,9 @@ async def figures_answer(
         elif principal.role is ConsoleRole.CCO:
             hub = await session.get(Hub, principal.hub_id)
         if hub is not None:
-            figures = await hub_figures(session, hub_id=hub.id, fiscal_year=year)
+            figures = (await figures_by_hub(session, fiscal_year=year, hub_ids=[hub.id])).get(
+                hub.id, EMPTY
+            )
             satisfaction = (
                 await satisfaction_by_hub(session, fiscal_year=year, hub_id=hub.id)
             ).get(hub.id, Satisfaction())

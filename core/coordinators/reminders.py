@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import Exists, and_, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.calendar import jst_at
@@ -150,9 +150,12 @@ def outcome_due(next_business_day: date) -> datetime:
     return jst_at(next_business_day, OUTCOME_REMINDER_AT)
 
 
-async def outcome_reminders(session: AsyncSession, *, now: datetime) -> int:
-    """Remind COs of consultations held whose outcome is still not recorded."""
-    recorded = exists().where(
+def outcome_recorded() -> Exists:
+    """A booking's outcome is recorded: a consultation record names it, or (written by
+    hand, without the booking) the same CO recorded one on the case after it began.
+
+    The reminders and the dashboard's count of unrecorded outcomes both ask this."""
+    return exists().where(
         or_(
             ConsultationRecord.booking_id == Booking.id,
             and_(
@@ -163,6 +166,11 @@ async def outcome_reminders(session: AsyncSession, *, now: datetime) -> int:
             ),
         )
     )
+
+
+async def outcome_reminders(session: AsyncSession, *, now: datetime) -> int:
+    """Remind COs of consultations held whose outcome is still not recorded."""
+    recorded = outcome_recorded()
     rows = (
         await session.execute(
             select(Booking, Case.number)

@@ -274,6 +274,16 @@ EXPECTED: dict[str, dict[str, tuple[int, int]]] = {
         "partner_admin": (403, 403),
     },
     "drill": {"hq": (200, 200), "cco": (200, 403), "co": (200, 403), "partner_admin": (403, 403)},
+    "lists": {"hq": (200, 200), "cco": (200, 403), "co": (200, 403), "partner_admin": (403, 403)},
+    # Showing an owner's comment is the reviewed CO's own decision: nobody else's, not even
+    # HQ's. The matrix's CO of hub 13 is the CCO, so they may, and review 1 is not theirs
+    # (404); showing one's own is tested with the dashboard.
+    "review_shown": {
+        "hq": (403, 403),
+        "cco": (404, 403),
+        "co": (403, 403),
+        "partner_admin": (403, 403),
+    },
     "audit": {"hq": (200, 200), "cco": (200, 403), "co": (403, 403), "partner_admin": (403, 403)},
     "access_requests": {
         "hq": (200, 200),
@@ -340,6 +350,13 @@ async def _ask(
             return await client.get(f"/console/hubs/{hub}/dashboard")
         case "drill":
             return await client.get(f"/console/hubs/{hub}/dashboard/consultations?month=6")
+        case "lists":
+            return await client.get(f"/console/hubs/{hub}/dashboard/lists/referrals_out?org=0")
+        case "review_shown":
+            return await client.post(
+                f"/console/hubs/{hub}/coordinators/{console.a_co[hub]}/reviews/1",
+                data={"csrf": csrf, "shown": "1"},
+            )
         case "audit":
             return await client.get(f"/console/hubs/{hub}/audit")
         case "access_requests":
@@ -374,7 +391,7 @@ async def test_every_route_answers_every_role_for_its_own_scope_only(console: Co
                     hidden = console.names["27"] if role != "hq" else set()
                     assert not {name for name in hidden if name in answer.text}, (role, route)
                     cells += 1
-    assert cells == len(ROLES) * len(EXPECTED) * 2 == 130
+    assert cells == len(ROLES) * len(EXPECTED) * 2 == 150
 
 
 # -- onboarding from a spreadsheet ---------------------------------------------------------------
@@ -776,7 +793,12 @@ async def test_a_co_keeps_their_own_hours_and_leave_but_not_anyone_elses(
 
 # -- HQ's partner organisations ----------------------------------------------------------------
 
-NATIONAL_ROUTES = ("/console/organisations", "/console/organisations/import")
+NATIONAL_ROUTES = (
+    "/console/organisations",
+    "/console/organisations/import",
+    "/console/national",
+    "/console/national/budgets",
+)
 
 
 async def test_only_hq_sees_and_registers_partner_organisations(console: Console) -> None:

@@ -359,3 +359,246 @@ async def test_a_co_sees_their_own_year_and_a_colleague_does_not(console: Consol
         assert 'data-figure="consultations">0<' in mine.text
         other = f"/console/hubs/13/coordinators/{writer.id}/figures"
         assert (await client.get(other)).status_code == 403
+
+
+async def test_queue_health_and_partner_numbers_each_equal_the_rows_of_their_list(
+    console: Console,
+) -> None:
+    """Escalations (written by the escalation job), bookings past their time without an
+    outcome, and referrals in and out per partner: every number links to its list."""
+    from datetime import timedelta
+
+    from core.db.models import Booking, LineChannel
+    from core.domain.enums import BookingMode, BookingStatus
+    from core.escalation import escalate_unclaimed
+    from core.outbox import count_push
+
+    await _a_year_of_records(console)
+    now = datetime(2026, 6, 2, 1, 0, tzinfo=UTC)  # a Tuesday, 10:00 in Japan
+    async with console.sessions() as session, session.begin():
+        hub = await session.scalar(select(Hub).where(Hub.code == "13"))
+        assert hub is not None
+        co = await session.scalar(select(Coordinator).where(Coordinator.hub_id == hub.id))
+        orgs = list((await session.scalars(select(PartnerOrganisation).limit(2))).all())
+        case = await session.scalar(select(Case).where(Case.number == "13-2026-000900"))
+        assert co is not None
+        assert case is not None
+        assert len(orgs) == 2
+        waiting = Case(
+            number="13-2026-000700",
+            hub_id=hub.id,
+            source=CaseSource.LINE,
+            topics=[],
+            status=CaseStatus.QUEUED,
+            created_at=now - timedelta(days=7),
+            updated_at=now - timedelta(days=7),
+        )
+        booked = Case(
+            number="13-2026-000701",
+            hub_id=hub.id,
+            source=CaseSource.LINE,
+            topics=[],
+            status=CaseStatus.IN_SUPPORT,
+            assigned_co_id=co.id,
+            created_at=now - timedelta(days=20),
+            updated_at=now - timedelta(days=20),
+        )
+        session.add_all([waiting, booked])
+        await session.flush()
+        for day, recorded in ((20, False), (21, True), (25, False)):
+            starts = datetime(2026, 5, day, 1, 0, tzinfo=UTC)
+            booking = Booking(
+                case_id=booked.id,
+                co_id=co.id,
+                hub_id=hub.id,
+                starts_at=starts,
+                ends_at=starts + timedelta(hours=1),
+                mode=BookingMode.ONLINE,
+                status=BookingStatus.CONFIRMED,
+                created_at=starts - timedelta(days=3),
+            )
+            session.add(booking)
+            await session.flush()
+            if recorded:
+                session.add(
+                    ConsultationRecord(
+                        case_id=booked.id,
+                        booking_id=booking.id,
+                        co_id=co.id,
+                        hub_id=hub.id,
+                        held_on=date(2026, 5, day),
+                        minutes=60,
+                        issues=[],
+                        created_at=starts + timedelta(hours=1),
+                    )
+                )
+        session.add_all(
+            [
+                Referral(
+                    case_id=case.id,
+                    direction=ReferralDirection.FROM_PARTNER,
+                    from_hub_id=hub.id,
+                    to_organisation_id=orgs[1].id,
+                    created_at=datetime(2026, 4, 20, 1, 0, tzinfo=UTC),
+                ),
+                Referral(
+                    case_id=case.id,
+                    direction=ReferralDirection.TO_PARTNER,
+                    from_hub_id=hub.id,
+                    to_organisation_id=None,
+                    created_at=datetime(2026, 4, 21, 1, 0, tzinfo=UTC),
+                ),
+            ]
+        )
+        await session.flush()
+        assert await escalate_unclaimed(session, now=now) >= 1  # the CCO, then HQ
+        session.add(
+            LineChannel(hub_id=hub.id, channel_id="1650000013", name="", monthly_push_budget=200)
+        )
+        for at, n in (
+            (datetime(2026, 5, 31, 15, 30, tzinfo=UTC), 30),  # 1 June in Japan
+            (datetime(2026, 5, 10, 1, 0, tzinfo=UTC), 20),
+            (datetime(2026, 3, 10, 1, 0, tzinfo=UTC), 99),  # FY2025
+        ):
+            await count_push(session, "1650000013", now=at, n=n)
+    async with console.client() as client:
+        await console.sign_in(client, console.people["cco"])
+        page = await client.get(f"/console/hubs/13/dashboard?fy={YEAR}")
+        assert page.status_code == 200
+        links = re.findall(r'data-list="(\w+)" href="([^"]+)">(\d+)<', page.text)
+        numbers = {name: 0 for name, _href, _n in links}
+        for name, href, shown in links:
+            listed = await client.get(href.replace("&amp;", "&"))
+            assert listed.status_code == 200
+            rows = listed.text.split('id="rows"')[1].count("<tr><td>")
+            assert rows == int(shown), (name, href)
+            numbers[name] = max(numbers[name], int(shown))
+        assert numbers["escalations"] == 2  # told the CCO, then HQ
+        assert numbers["unrecorded_outcomes"] == 2  # 20 and 25 May; 21 May was recorded
+        assert numbers["referrals_out"] == 2  # the year's figure 4, both partners' rows
+        assert numbers["referrals_in"] == 1
+        pushes = page.text.split('id="pushes"')[1].split("</table>")[0]
+        assert '<th scope="row">5月</th><td>20</td><td>200</td><td>10%</td>' in pushes
+        assert '<th scope="row">6月</th><td>30</td><td>200</td><td>15%</td>' in pushes
+        assert "<strong>50</strong>" in pushes  # the year's: FY2025's March is not in it
+        partners = page.text.split('id="partners"')[1].split("</table>")[0]
+        assert "（支援機関の記録なし）" in partners
+        assert (await client.get("/console/hubs/27/dashboard/lists/escalations")).status_code == 403
+        assert (await client.get("/console/hubs/13/dashboard/lists/nonsense")).status_code == 404
+
+
+async def test_hq_sets_a_hubs_budget_and_the_roll_up_shows_its_utilisation_audited(
+    console: Console,
+) -> None:
+    from core.db.models import AuditLog
+    from tests.integration.test_console_access import csrf_of
+
+    hub_id = await _a_year_of_records(console)
+    async with console.sessions() as session:
+        expected = await hub_figures(session, hub_id=hub_id, fiscal_year=YEAR)
+    async with console.client() as client:
+        await console.sign_in(client, console.people["cco"])
+        assert (await client.get(f"/console/national/budgets?fy={YEAR}")).status_code == 403
+        refused = await client.post(f"/console/national/budgets?fy={YEAR}", data={"hub_13": "1"})
+        assert refused.status_code == 403
+    async with console.client() as client:
+        await console.sign_in(client, console.people["hq"])
+        form = await client.get(f"/console/national/budgets?fy={YEAR}")
+        assert form.status_code == 200
+        csrf = csrf_of(form.text)
+        wrong = await client.post(
+            f"/console/national/budgets?fy={YEAR}",
+            data={"csrf": csrf, "hub_13": "10", "hub_27": "十"},
+        )
+        assert wrong.status_code == 422
+        assert "何も保存していません" in wrong.text
+        saved = await client.post(
+            f"/console/national/budgets?fy={YEAR}", data={"csrf": csrf, "hub_13": "10"}
+        )
+        assert saved.status_code == 200
+        assert "予算を保存しました。" in saved.text
+        again = await client.post(
+            f"/console/national/budgets?fy={YEAR}", data={"csrf": csrf, "hub_13": "10"}
+        )
+        assert "変更はありませんでした。" in again.text
+        page = await client.get(f"/console/national?fy={YEAR}&sort=utilisation")
+        rate = re.search(r'data-rate="13">(\d+)%', page.text)
+        assert rate is not None
+        assert int(rate.group(1)) == round(expected.hours / 10 * 100)
+        body = page.text.split("<tbody>")[1]
+        assert body.index("東京都よろず支援拠点") < body.index("大阪府よろず支援拠点")
+        assert 'data-rate="27">-<' in page.text  # no budget, no rate
+    async with console.sessions() as session:
+        audited = (
+            await session.scalars(select(AuditLog).where(AuditLog.action == "hub.budget_set"))
+        ).all()
+    assert [(row.hub_id, row.details) for row in audited] == [
+        (hub_id, {"fiscal_year": YEAR, "before": None, "after": 10})
+    ]
+
+
+async def test_a_review_comment_shows_on_the_dashboard_only_once_its_co_agrees(
+    console: Console,
+) -> None:
+    from core.db.models import AuditLog, CoReview
+    from core.erasure import erase_cases
+    from tests.integration.test_console_access import csrf_of
+
+    await _a_year_of_records(console)
+    async with console.sessions() as session, session.begin():
+        me = await session.scalar(
+            select(Coordinator).where(Coordinator.slack_user_id == console.people["co"])
+        )
+        case = await session.scalar(select(Case).where(Case.number == "13-2026-000901"))
+        assert me is not None
+        assert case is not None
+        record = ConsultationRecord(
+            case_id=case.id,
+            co_id=me.id,
+            hub_id=me.hub_id,
+            held_on=date(2026, 8, 3),
+            minutes=60,
+            issues=[],
+            created_at=datetime(2026, 8, 3, 3, 0, tzinfo=UTC),
+        )
+        session.add(record)
+        await session.flush()
+        review = CoReview(
+            consultation_id=record.id,
+            co_id=me.id,
+            stars=5,
+            comment="資金繰りの相談が分かりやすかったです",
+            created_at=datetime(2026, 8, 4, 3, 0, tzinfo=UTC),
+        )
+        session.add(review)
+        await session.flush()
+        review_id, co_id, case_id = review.id, me.id, case.id
+    comment = "資金繰りの相談が分かりやすかったです"
+    toggle = f"/console/hubs/13/coordinators/{co_id}/reviews/{review_id}"
+    async with console.client() as cco:
+        await console.sign_in(cco, console.people["cco"])
+        page = await cco.get(f"/console/hubs/13/dashboard?fy={YEAR}")
+        assert comment not in page.text  # not agreed yet
+        theirs = await cco.get(f"/console/hubs/13/coordinators/{co_id}/figures?fy={YEAR}")
+        assert comment not in theirs.text
+        csrf = csrf_of(page.text) if 'name="csrf"' in page.text else "x"
+        assert (await cco.post(toggle, data={"csrf": csrf, "shown": "1"})).status_code == 403
+        async with console.client() as co:
+            await console.sign_in(co, console.people["co"])
+            mine = await co.get(f"/console/hubs/13/coordinators/{co_id}/figures?fy={YEAR}")
+            assert comment in mine.text  # the CO sees every comment on them
+            shown = await co.post(toggle, data={"csrf": csrf_of(mine.text), "shown": "1"})
+            assert shown.status_code == 303
+        page = await cco.get(f"/console/hubs/13/dashboard?fy={YEAR}")
+        assert comment in page.text.split('id="comments"')[1].split("</table>")[0]
+        theirs = await cco.get(f"/console/hubs/13/coordinators/{co_id}/figures?fy={YEAR}")
+        assert comment in theirs.text
+        async with console.sessions() as session, session.begin():
+            await erase_cases(session, [case_id])
+        page = await cco.get(f"/console/hubs/13/dashboard?fy={YEAR}")
+        assert comment not in page.text  # erased, shown or not
+    async with console.sessions() as session:
+        audited = (
+            await session.scalars(select(AuditLog).where(AuditLog.action.like("review.%")))
+        ).all()
+    assert [(row.action, row.actor_id) for row in audited] == [("review.comment_shown", co_id)]

@@ -25,7 +25,7 @@ from sqlalchemy import JSON, String, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bots.line.webhook import translate_events
-from core import erasure, retention
+from core import erasure, figure_months, retention
 from core.clock import JST, ManualClock
 from core.db.base import Base
 from core.db.models import (
@@ -314,6 +314,8 @@ class Aggregates:
     by_hub: Any
     by_co: Any
     reviews: Any
+    dashboard: Any
+    """What the dashboard and the roll-up read: the pre-counted hub-months."""
 
 
 async def aggregates(sessions: Factory, hub_id: int, fiscal_year: int) -> Aggregates:
@@ -323,6 +325,7 @@ async def aggregates(sessions: Factory, hub_id: int, fiscal_year: int) -> Aggreg
             await satisfaction_by_hub(session, fiscal_year=fiscal_year),
             await satisfaction_by_co(session, fiscal_year=fiscal_year),
             await co_reviews(session, fiscal_year=fiscal_year),
+            await figure_months.hub_months(session, hub_id=hub_id, fiscal_year=fiscal_year),
         )
 
 

@@ -14,6 +14,8 @@ from core.db.models.cases import Case, CaseStatusHistory
 from core.db.models.consultations import ConsultationRecord
 from core.db.models.conversations import ConversationStateRow
 from core.db.models.coordinators import CoAvailabilityException, Coordinator, CoWeeklyAvailability
+from core.db.models.figure_months import FigureMonth, FigureMonthBusiness
+from core.db.models.hub_budgets import HubBudget
 from core.db.models.hub_profiles import AccessRequest, AccessRequestStatus, HubProfile
 from core.db.models.hubs import Hub, HubClosedDay, LineChannel
 from core.db.models.inbox import InboxEvent, PushUsage
@@ -45,7 +47,10 @@ __all__ = [
     "ConsultationRecord",
     "ConversationStateRow",
     "Coordinator",
+    "FigureMonth",
+    "FigureMonthBusiness",
     "Hub",
+    "HubBudget",
     "HubClosedDay",
     "HubProfile",
     "HubQueueEntry",

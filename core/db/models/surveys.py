@@ -9,7 +9,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db.base import Base
@@ -65,4 +74,7 @@ class CoReview(Base):
     survey_id: Mapped[int | None] = mapped_column(ID, ForeignKey("surveys.id"), index=True)
     stars: Mapped[int]
     comment: Mapped[str | None] = mapped_column(Text)
+    comment_shown: Mapped[bool] = mapped_column(default=False, server_default=false())
+    """The CO agreed to show the comment on the hub's dashboard (the CCO and HQ read it
+    there); until then only the CO sees it. Erasure blanks the comment either way."""
     created_at: Mapped[datetime]
