@@ -684,7 +684,11 @@ async def test_a_deletion_request_leaves_no_trace_and_every_figure_unchanged(
         (owner.user_id, "outbox_messages.ordering_key"),
     }, left
     assert await aggregates(sessions, lives.hub, 2026) == figures_before
-    assert await row_counts(sessions) == counts_before
+    # Rows stay; their upcoming booking was cancelled, which the case's history records.
+    assert await row_counts(sessions) == {
+        **counts_before,
+        "case_status_history": counts_before["case_status_history"] + 1,
+    }
     # Someone else's data is untouched.
     assert {needle for needle, _ in traces(after, OTHER_TRACES)} == set(OTHER_TRACES)
     assert traces(after, (lives.other_user,))
@@ -713,7 +717,12 @@ async def test_a_deletion_request_leaves_no_trace_and_every_figure_unchanged(
         assert last.status is InboxStatus.IGNORED
         case = await session.get(Case, lives.case)
         assert case is not None
-        assert case.status is CaseStatus.BOOKED
+        # What was still planned has ended: the booking is cancelled, its slot free again,
+        # and the CO keeps the case.
+        assert case.status is CaseStatus.CLAIMED
+        booking = await session.scalar(select(Booking).where(Booking.case_id == lives.case))
+        assert booking is not None
+        assert booking.status is BookingStatus.CANCELLED
         for model in (ConversationStateRow, SelfCheckResult):
             assert await session.scalar(select(func.count()).select_from(model)) == 0
     assert (audit.actor_kind, audit.actor_id, audit.case_id) == (
@@ -806,10 +815,14 @@ async def test_messages_still_waiting_for_them_are_cancelled_and_erased(
         row = await session.scalar(
             select(OutboxMessage).where(OutboxMessage.idempotency_key == "test:reminder")
         )
+        # Nothing waits for them on LINE (what waits in Slack are the edits erasing them).
         waiting = await session.scalar(
             select(func.count())
             .select_from(OutboxMessage)
-            .where(OutboxMessage.status.in_((OutboxStatus.PENDING, OutboxStatus.HELD)))
+            .where(
+                OutboxMessage.status.in_((OutboxStatus.PENDING, OutboxStatus.HELD)),
+                OutboxMessage.platform == Platform.LINE,
+            )
         )
     assert row is not None
     assert (row.status, row.payload, row.recipient) == (
