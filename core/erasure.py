@@ -408,8 +408,11 @@ async def erase_person(
             session, alias, now=now, reason=reason, slack=slack, actor=actor, same_human=False
         )
         if other is not None and other.changed:
+            # (Their own audit row says what was erased of them; this answer sums both.)
             erasure.people.append(alias)
             erasure.slack.extend(other.slack)
+            for kind, rows in other.counts.items():
+                erasure.add(kind, rows)
             erasure.add("same_human_people", 1)
     return erasure
 

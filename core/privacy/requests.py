@@ -3,7 +3,7 @@
 The `yorozu privacy` command and the console's privacy page call these. Every call writes
 one audit row (`privacy.*`) with the operator, the person ids and counts: never a name, a
 phone, an e-mail or what was exported (invariant 9). `preview_erasure` is the dry run: it
-runs the erasure itself in the caller's transaction, reads what it did, rolls it back and
+runs the erasure itself in a transaction of its own, reads what it did, rolls it back and
 then writes only its audit row, so the list it answers is what a real run would change.
 """
 
@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from sqlalchemy import ColumnElement, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.db.models import (
     AuditLog,
@@ -35,6 +35,7 @@ from core.db.models import (
     Survey,
     SurveyAnswer,
 )
+from core.db.session import unit_of_work
 from core.domain.enums import ActorKind, OutboxStatus, Platform
 from core.erasure import Erasure, ErasureReason, erase_person, same_human_rows
 from core.privacy.export import PersonExport, export_person
@@ -244,29 +245,32 @@ async def _everyone(session: AsyncSession, person_ids: Sequence[int]) -> list[in
 
 
 async def preview_erasure(
-    session: AsyncSession,
+    sessions: async_sessionmaker[AsyncSession],
     person_ids: Sequence[int],
     *,
     operator: Operator,
     now: datetime,
     slack: SlackErasure = SlackErasure.UPDATE,
 ) -> ErasurePlan:
-    """The dry run: what `erase` would change. Rolls back the caller's transaction (so call
-    it on a session with nothing else pending), then writes its audit row in a new one."""
-    rows = await rows_touched(session, await _everyone(session, person_ids))
-    plan = await _erase_all(session, person_ids, operator=operator, now=now, slack=slack)
+    """The dry run: what `erase` would change. The erasure runs in a transaction of its own
+    that is rolled back; then the audit row is written, alone, in another."""
+    async with sessions() as session:
+        try:
+            rows = await rows_touched(session, await _everyone(session, person_ids))
+            plan = await _erase_all(session, person_ids, operator=operator, now=now, slack=slack)
+        finally:
+            await session.rollback()
     plan.rows = rows
-    await session.rollback()
-    audit(
-        session,
-        operator,
-        ERASE_PREVIEWED,
-        now,
-        person_ids=plan.people,
-        erased=dict(sorted(plan.counts.items())),
-        slack_messages=plan.slack_count,
-    )
-    await session.flush()
+    async with unit_of_work(sessions) as session:
+        audit(
+            session,
+            operator,
+            ERASE_PREVIEWED,
+            now,
+            person_ids=plan.people,
+            erased=dict(sorted(plan.counts.items())),
+            slack_messages=plan.slack_count,
+        )
     return plan
 
 

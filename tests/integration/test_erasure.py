@@ -604,6 +604,14 @@ async def lives(
 ) -> Lives:
     """An owner who followed, consented, did the intake and booked on LINE; the hub's work
     around their case; and another owner of the same hub."""
+    return await live(container, dispatcher, line_api, clock)
+
+
+async def live(
+    container: Container, dispatcher: Dispatcher, line_api: LineApiStandin, clock: ManualClock
+) -> Lives:
+    """The `lives` fixture's world, for tests that add to it first (tests.integration.
+    test_privacy: a partner handed the business over before)."""
     owner = LineOwner(container, dispatcher, line_api)
     greeting = await owner.send(owner.event("follow", follow={"isUnblocked": False}))
     await owner.tap("同意する", greeting)
