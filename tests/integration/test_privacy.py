@@ -11,6 +11,10 @@ the Slack messages were edited in place, the booking is cancelled with the CO to
 eight figures and satisfaction read as before. Both backends.
 """
 
+# The world and its fixtures are test_erasure's, imported by name: pytest finds fixtures in
+# the module's namespace, and every test here takes them as parameters of the same name.
+# ruff: noqa: F811
+
 from __future__ import annotations
 
 import json
@@ -103,8 +107,6 @@ async def rich(
     return await handed_over_then_on_line(container, dispatcher, line_api, clock)
 
 
-
-
 async def test_the_operator_finds_exports_previews_and_erases_a_person_everywhere(
     container: Container,
     dispatcher: Dispatcher,
@@ -118,9 +120,7 @@ async def test_the_operator_finds_exports_previews_and_erases_a_person_everywher
     sessions = container.session_factory
     needles = (*TRACES, lives.owner.user_id)
     async with sessions() as session:
-        contact = await session.scalar(
-            select(Case.person_id).where(Case.id == partner_case)
-        )
+        contact = await session.scalar(select(Case.person_id).where(Case.id == partner_case))
         numbers = dict((await session.execute(select(Case.id, Case.number))).tuples().all())
     assert contact is not None
     assert contact != lives.person  # the hand-over's contact is a row of its own
@@ -161,9 +161,7 @@ async def test_the_operator_finds_exports_previews_and_erases_a_person_everywher
 
     # export (開示): consents with their versions, cases, booking, messages, survey, review.
     async with unit_of_work(sessions) as session:
-        exported = await requests.export(
-            session, lives.person, operator=OPERATOR, now=clock.now()
-        )
+        exported = await requests.export(session, lives.person, operator=OPERATOR, now=clock.now())
     data = json.loads(exported.as_json())
     assert {c["notice"] for c in data["consents"]} == {"privacy"}
     assert all(c["version"] for c in data["consents"])
@@ -258,9 +256,7 @@ async def test_the_operator_finds_exports_previews_and_erases_a_person_everywher
     ]
     assert audits[-1].details["slack_messages"] == done.slack_count
     # The CO of the cancelled booking was told in Slack (a DM with the case number).
-    co_told = [
-        m for m in slack_api.recorder.messages if "取り消されました" in (m.text or "")
-    ]
+    co_told = [m for m in slack_api.recorder.messages if "取り消されました" in (m.text or "")]
     assert len(co_told) == 1
     assert numbers[lives.case] in (co_told[0].text or "")
 
