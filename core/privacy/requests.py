@@ -58,6 +58,8 @@ class Operator:
     id: int | None = None
     via: str = "cli"
     """cli or console."""
+    hub_id: int | None = None
+    """The hub whose console page handled it (its audit log lists the row)."""
 
 
 def audit(
@@ -70,7 +72,7 @@ def audit(
             actor_id=operator.id,
             action=action,
             case_id=None,
-            hub_id=None,
+            hub_id=operator.hub_id,
             # Ids, kinds and counts only (invariant 9).
             details={"via": operator.via, **details},
         )
