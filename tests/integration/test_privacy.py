@@ -26,9 +26,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.clock import ManualClock
-from core.db.models import AuditLog, Booking, Case, Person, PersonBusiness
+from core.db.models import AuditLog, Booking, Case, Person, PersonBusiness, Survey
 from core.db.session import unit_of_work
-from core.domain.enums import BookingStatus, CaseStatus
+from core.domain.enums import BookingStatus, CaseStatus, SurveyKind, SurveyStatus
 from core.i18n import Catalog
 from core.partners.handover import RawHandover, hand_over, validate_handover
 from core.privacy import requests
@@ -124,6 +124,19 @@ async def test_the_operator_finds_exports_previews_and_erases_a_person_everywher
         numbers = dict((await session.execute(select(Case.id, Case.number))).tuples().all())
     assert contact is not None
     assert contact != lives.person  # the hand-over's contact is a row of its own
+
+    # A follow-up check-in planned for next month (core.followups), not sent yet.
+    async with unit_of_work(sessions) as session:
+        followup = Survey(
+            case_id=lives.case,
+            person_id=lives.person,
+            kind=SurveyKind.FOLLOWUP,
+            status=SurveyStatus.PLANNED,
+            due_at=clock.now() + timedelta(days=30),
+        )
+        session.add(followup)
+        await session.flush()
+        followup_id = followup.id
 
     # The scan sees them before: in our tables and in Slack (cards, DMs, the thread).
     before = await scan_everything(engine, needles, slack=slack_api, line=line_api)
@@ -228,6 +241,9 @@ async def test_the_operator_finds_exports_previews_and_erases_a_person_everywher
         case = await session.get(Case, lives.case)
         assert case is not None
         assert case.status is CaseStatus.CLAIMED
+        planned = await session.get(Survey, followup_id)
+        assert planned is not None
+        assert planned.status is SurveyStatus.CANCELLED
         partner = await session.get(Case, partner_case)
         assert partner is not None
         # The partner's case keeps the business and its facts; the person is gone from it.
