@@ -21,14 +21,23 @@ import json
 import time
 from datetime import timedelta
 
+import httpx
 import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.clock import ManualClock
-from core.db.models import AuditLog, Booking, Case, Person, PersonBusiness, Survey
+from core.db.models import (
+    AuditLog,
+    Booking,
+    Case,
+    OutboxMessage,
+    Person,
+    PersonBusiness,
+    Survey,
+)
 from core.db.session import unit_of_work
-from core.domain.enums import BookingStatus, CaseStatus, SurveyKind, SurveyStatus
+from core.domain.enums import BookingStatus, CaseStatus, OutboxStatus, SurveyKind, SurveyStatus
 from core.i18n import Catalog
 from core.partners.handover import RawHandover, hand_over, validate_handover
 from core.privacy import requests
@@ -36,7 +45,7 @@ from core.privacy.correct import Correction, correct_person
 from core.privacy.export import render_html
 from core.privacy.find import BadQuery, Query
 from core.privacy.slack import SlackAction, SlackErasure
-from integrations.standins import LineApiStandin, SlackApiStandin
+from integrations.standins import LineApiStandin, ServerThread, SlackApiStandin
 from tests.integration.test_erasure import (  # noqa: F401  (fixtures)
     EMAIL,
     NAME,
@@ -56,6 +65,7 @@ from tests.integration.test_erasure import (  # noqa: F401  (fixtures)
 from tests.pii_scan import scan_database, scan_everything
 from yorozu.bootstrap import Container
 from yorozu.dispatcher import Dispatcher
+from yorozu.settings import DEV_SLACK_BOT_TOKEN
 
 PARTNER_NOTE = "鷲尾さんは来月から新店舗、連絡は携帯090-8765-4321へ"
 TRACES = (*OWNER_TRACES, NAME, PHONE, EMAIL, "来月から新店舗")
@@ -226,6 +236,10 @@ async def test_the_operator_finds_exports_previews_and_erases_a_person_everywher
     assert [t.outbox_id for t in done.slack] == [t.outbox_id for t in plan.slack]
     edited = sum(m.edits for m in slack_api.recorder.messages) - edits_before
     assert edited == done.slack_count
+    # DMs were posted to a user id; Slack edits them by the DM's own channel id.
+    updates = slack_api.recorder.calls("chat.update")
+    assert updates
+    assert all(not str(call.args.get("channel", "")).startswith("U") for call in updates)
     print(f"\nslack messages edited: {edited}; erase and dispatch took {took:.2f} s")
 
     after = await scan_everything(
@@ -284,6 +298,7 @@ async def test_slack_messages_are_deleted_when_the_setting_says_so(
     clock: ManualClock,
     line_api: LineApiStandin,
     slack_api: SlackApiStandin,
+    slack_server: ServerThread,
     engine: AsyncEngine,
 ) -> None:
     lives, _partner_case = rich
@@ -297,9 +312,32 @@ async def test_slack_messages_are_deleted_when_the_setting_says_so(
             now=clock.now(),
             slack=SlackErasure.DELETE,
         )
-    await settle(container, dispatcher)
     deleted = [t for t in done.slack if t.action is SlackAction.DELETE]
     assert deleted
+    # Someone in the channel deleted one of them first: gone is what erasure wants.
+    gone = next(t for t in deleted if not t.channel.startswith("U"))
+    async with httpx.AsyncClient() as web:
+        answer = await web.post(
+            slack_server.url + "/api/chat.delete",
+            headers={"Authorization": f"Bearer {DEV_SLACK_BOT_TOKEN}"},
+            json={"channel": gone.channel, "ts": gone.ts},
+        )
+    assert answer.json()["ok"]
+    await settle(container, dispatcher)
+    async with sessions() as session:
+        statuses = set(
+            await session.scalars(
+                select(OutboxMessage.status).where(
+                    OutboxMessage.idempotency_key.like("erase:slack:%")
+                )
+            )
+        )
+    assert statuses == {OutboxStatus.SENT}
+    # DMs were posted to a user id; Slack deletes them by the DM's own channel id.
+    assert all(
+        not str(call.args.get("channel", "")).startswith("U")
+        for call in slack_api.recorder.calls("chat.delete")
+    )
     # The CO's note of the cancelled booking is new; the deleted ones are gone.
     assert len(slack_api.recorder.messages) == held - len(deleted) + 1
     needles = (*TRACES, lives.owner.user_id)
