@@ -84,6 +84,7 @@ from integrations.standins import (
 )
 from scheduler import jobs
 from scheduler.jobs import JobConfig
+from tests.pii_scan import scan_slack
 from yorozu.bootstrap import Container
 from yorozu.dispatcher import Dispatcher
 from yorozu.handlers import build_handler
@@ -653,12 +654,17 @@ async def live(
 
 
 async def test_a_deletion_request_leaves_no_trace_and_every_figure_unchanged(
-    container: Container, dispatcher: Dispatcher, lives: Lives, clock: ManualClock
+    container: Container,
+    dispatcher: Dispatcher,
+    lives: Lives,
+    clock: ManualClock,
+    slack_api: SlackApiStandin,
 ) -> None:
     sessions = container.session_factory
     owner = lives.owner
     everything = (*OWNER_TRACES, owner.user_id)
     before = await dump(sessions)
+    assert {hit.needle for hit in scan_slack(slack_api, everything)} >= {"駐車場はありますか"}
     # The dump sees what it looks for, the raw messages included (all but what they will
     # type with their confirmation).
     typed_later = "電話ください"
@@ -684,6 +690,8 @@ async def test_a_deletion_request_leaves_no_trace_and_every_figure_unchanged(
     assert "削除" in texts(done)
 
     after = await dump(sessions)
+    # Slack too: the card's thread (their words), the CO's DM naming them, edited in place.
+    assert scan_slack(slack_api, everything) == set()
     # Only the LINE user id is left, as the recipient of the confirmation they just received
     # (and of the menu reset); the nightly run erases that once it is sent.
     left = traces(after, everything)
