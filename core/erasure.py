@@ -62,6 +62,7 @@ from core.db.models import (
     ConsentRecord,
     ConsultationRecord,
     ConversationStateRow,
+    Coordinator,
     CoReview,
     InboxEvent,
     OutboxMessage,
@@ -340,6 +341,7 @@ async def erase_person(
     for kind, rows in (await erase_cases(session, case_ids, before=erased_before)).items():
         erasure.add(kind, rows)
     if reason is ErasureReason.REQUEST:
+        erasure.add("home_views", await _scrub_home_views(session, case_ids, erased_before))
         erasure.slack = await erase_in_slack(
             session, case_ids, now=now, mode=slack, before=erased_before
         )
@@ -415,6 +417,42 @@ async def erase_person(
                 erasure.add(kind, rows)
             erasure.add("same_human_people", 1)
     return erasure
+
+
+HOME_KIND: Final = "slack_home"
+
+
+async def _scrub_home_views(
+    session: AsyncSession, case_ids: Sequence[int], before: datetime | None
+) -> int:
+    """The App Home views sent to the COs of these cases list them (business or name, the
+    description, the last message): their copies in the outbox go. The COs' homes are
+    published again by whoever erased (core.privacy.requests.ErasurePlan.coordinators)."""
+    if not case_ids:
+        return 0
+    users = [
+        user
+        for user in await session.scalars(
+            select(Coordinator.slack_user_id).where(
+                Coordinator.id.in_(
+                    select(Case.assigned_co_id).where(
+                        Case.id.in_(case_ids), Case.assigned_co_id.is_not(None)
+                    )
+                ),
+                Coordinator.slack_user_id.is_not(None),
+            )
+        )
+        if user
+    ]
+    if not users:
+        return 0
+    return await scrub_outbox(
+        session,
+        OutboxMessage.platform == Platform.SLACK,
+        OutboxMessage.kind == HOME_KIND,
+        OutboxMessage.recipient.in_(users),
+        *((OutboxMessage.created_at < before,) if before is not None else ()),
+    )
 
 
 def name_key(name: str | None) -> str:

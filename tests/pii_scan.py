@@ -8,9 +8,10 @@ stored as \\uXXXX is seen as typed), bytes decoded, and numbers as digits (a pho
 in an integer column is still found).
 
 The stand-ins: every message the Slack stand-in holds now (its current text, blocks, files,
-metadata and the arguments it keeps), the views it holds, and every LINE message delivered
-or held. A LINE chat is the person's own phone: LINE gives a bot no way to take back what it
-sent, so the chats of the person erased can be left out by naming them (`own_chats`).
+metadata and the arguments it keeps), each person's App Home as last published, and every
+LINE message delivered or held. A LINE chat is the person's own phone: LINE gives a bot no
+way to take back what it sent, so the chats of the person erased can be left out by naming
+them (`own_chats`).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from integrations.standins import LineApiStandin, SlackApiStandin
 @dataclass(frozen=True, order=True)
 class Hit:
     where: str
-    """table.column[#row id], slack:<channel>/<ts>, slack-view:<id>, line:<to>."""
+    """table.column#<row id>, slack:<channel>/<ts>, slack-home:<user>, line:<to>."""
     needle: str
 
 
@@ -96,8 +97,10 @@ def scan_slack(standin: SlackApiStandin, needles: Sequence[str]) -> set[Hit]:
             }
         )
         hits |= _find(f"slack:{message.channel}/{message.ts}", text, needles)
-    for view in standin.recorder.views:
-        hits |= _find(f"slack-view:{view.method}:{view.user_id}", as_text(view.view), needles)
+    # App Home: Slack holds the view published last for each person (modals close).
+    homes = {v.user_id: v for v in standin.recorder.views if v.method == "views.publish"}
+    for user, view in homes.items():
+        hits |= _find(f"slack-home:{user}", as_text(view.view), needles)
     return hits
 
 

@@ -15,6 +15,7 @@ from typing import Annotated
 
 import typer
 
+from bots.slack.home import refresh_homes
 from core.db.session import unit_of_work
 from core.i18n import Catalog, Text
 from core.privacy import requests
@@ -204,7 +205,9 @@ def erase(
                     container.session_factory, people, operator=CLI, now=now, slack=mode
                 )
             async with unit_of_work(container.session_factory) as session:
-                return await requests.erase(session, people, operator=CLI, now=now, slack=mode)
+                plan = await requests.erase(session, people, operator=CLI, now=now, slack=mode)
+                await refresh_homes(session, plan.coordinators, now=now)
+                return plan
         finally:
             await container.aclose()
 

@@ -29,6 +29,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bots.slack.home import refresh_homes
 from core import access_requests, dashboard, exports
 from core.clock import Clock, fiscal_year, to_jst
 from core.console import co_import, co_profile, hub_settings, organisation_import, staff_import
@@ -1070,6 +1071,7 @@ def console_router(deps_of: DepsOf) -> APIRouter:
                 now=deps.clock.now(),
                 slack=deps.slack_erasure,
             )
+            await refresh_homes(session, plan.coordinators, now=deps.clock.now())
             return render(
                 request,
                 "privacy_erase.html",

@@ -110,6 +110,9 @@ class ErasurePlan:
     counts: dict[str, int] = field(default_factory=dict)
     """Rows per kind, as core.erasure counts them."""
     slack: list[SlackTarget] = field(default_factory=list)
+    coordinators: list[int] = field(default_factory=list)
+    """The COs of their cases: their App Home lists the cases, so the shells (console, CLI)
+    publish it again (bots.slack.home.queue_home_refresh; core speaks no Slack)."""
     dry_run: bool = True
 
     @property
@@ -233,6 +236,17 @@ async def _erase_all(
         plan.slack.extend(done.slack)
         for kind, rows in done.counts.items():
             plan.counts[kind] = plan.counts.get(kind, 0) + rows
+    plan.coordinators = sorted(
+        {
+            co
+            for co in await session.scalars(
+                select(Case.assigned_co_id).where(
+                    Case.person_id.in_(plan.people or [-1]), Case.assigned_co_id.is_not(None)
+                )
+            )
+            if co is not None
+        }
+    )
     return plan
 
 

@@ -26,6 +26,7 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bots.slack.home import refresh_homes
 from core.clock import ManualClock
 from core.db.models import (
     AuditLog,
@@ -148,10 +149,19 @@ async def test_the_operator_finds_exports_previews_and_erases_a_person_everywher
         await session.flush()
         followup_id = followup.id
 
-    # The scan sees them before: in our tables and in Slack (cards, DMs, the thread).
+    # The CO holding their case looked at their App Home (it lists the case).
+    async with sessions() as session:
+        co_id = await session.scalar(select(Case.assigned_co_id).where(Case.id == lives.case))
+    assert co_id is not None
+    async with unit_of_work(sessions) as session:
+        assert await refresh_homes(session, [co_id], now=clock.now()) == 1
+    await settle(container, dispatcher)
+
+    # The scan sees them before: in our tables and in Slack (cards, DMs, the thread, Home).
     before = await scan_everything(engine, needles, slack=slack_api, line=line_api)
     assert {hit.needle for hit in before} >= {NAME, PHONE, EMAIL, lives.owner.user_id}
     assert any(hit.where.startswith("slack:") for hit in before)
+    assert any(hit.where.startswith("slack-home:") for hit in before)
     figures_before = await aggregates(sessions, lives.hub, 2026)
 
     # find: by the phone as the person says it, by name and business, by case number.
@@ -224,11 +234,15 @@ async def test_the_operator_finds_exports_previews_and_erases_a_person_everywher
     assert erased_people == 0
 
     # 消去.
+    clock.advance(timedelta(minutes=1))
     started = time.perf_counter()
     async with unit_of_work(sessions) as session:
         done = await requests.erase(
             session, [m.person_id for m in by_phone], operator=OPERATOR, now=clock.now()
         )
+        # As the console and the command do: the COs' App Home, published again.
+        assert done.coordinators == [co_id]
+        await refresh_homes(session, done.coordinators, now=clock.now())
     edits_before = sum(m.edits for m in slack_api.recorder.messages)
     await settle(container, dispatcher)
     took = time.perf_counter() - started
