@@ -10,10 +10,13 @@ ids and counts only. What they print is for the operator's terminal: it is never
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bots.slack.home import refresh_homes
 from core.db.session import unit_of_work
@@ -31,6 +34,24 @@ privacy_app = typer.Typer(
 )
 CLI = Operator(via="cli")
 
+T = TypeVar("T")
+
+
+def _in_transaction(work: Callable[[AsyncSession, datetime], Awaitable[T]]) -> T:
+    """Run `work` in one transaction of the configured database, at the service's now."""
+    settings = settings_for_command()
+
+    async def main() -> T:
+        container = await bootstrap(settings)
+        try:
+            async with unit_of_work(container.session_factory) as session:
+                return await work(session, container.clock.now())
+        finally:
+            await container.aclose()
+
+    return asyncio.run(main())
+
+
 PersonIds = Annotated[list[int], typer.Argument(help="Person ids (from `yorozu privacy find`).")]
 
 
@@ -44,7 +65,6 @@ def find(
     case: Annotated[str | None, typer.Option("--case", help="Case number.")] = None,
 ) -> None:
     """The person rows a request is about, and what matched each."""
-    settings = settings_for_command()
     catalog = Catalog.load()
     query = Query(
         line_user_id=line_user,
@@ -54,17 +74,10 @@ def find(
         business=business,
         case_number=case,
     )
-
-    async def main() -> list[requests.PersonMatch]:
-        container = await bootstrap(settings)
-        try:
-            async with unit_of_work(container.session_factory) as session:
-                return await requests.find(session, query, operator=CLI, now=container.clock.now())
-        finally:
-            await container.aclose()
-
     try:
-        matches = asyncio.run(main())
+        matches = _in_transaction(
+            lambda session, now: requests.find(session, query, operator=CLI, now=now)
+        )
     except BadQuery as exc:
         typer.echo(catalog.render(Text(f"privacy.find.error.{exc.code}")), err=True)
         raise typer.Exit(code=2) from exc
@@ -94,21 +107,11 @@ def export(
     lang: Annotated[str, typer.Option(help="Language of the page: ja or en.")] = "ja",
 ) -> None:
     """開示: everything held about the person, as person-ID.json and person-ID.html."""
-    settings = settings_for_command()
     catalog = Catalog.load()
-
-    async def main() -> requests.PersonExport:
-        container = await bootstrap(settings)
-        try:
-            async with unit_of_work(container.session_factory) as session:
-                return await requests.export(
-                    session, person, operator=CLI, now=container.clock.now()
-                )
-        finally:
-            await container.aclose()
-
     try:
-        result = asyncio.run(main())
+        result = _in_transaction(
+            lambda session, now: requests.export(session, person, operator=CLI, now=now)
+        )
     except LookupError as exc:
         typer.echo(f"no person {person}", err=True)
         raise typer.Exit(code=1) from exc
@@ -128,26 +131,20 @@ def correct(
     email: Annotated[str | None, typer.Option(help="The right e-mail address.")] = None,
 ) -> None:
     """訂正: put right the person's name, phone or e-mail (checked; nothing written if wrong)."""
-    settings = settings_for_command()
     catalog = Catalog.load()
 
-    async def main() -> list[str] | dict[str, Text]:
-        container = await bootstrap(settings)
-        try:
-            async with unit_of_work(container.session_factory) as session:
-                result = await correct_person(
-                    session,
-                    person,
-                    Correction(name=name, phone=phone, email=email),
-                    operator=CLI,
-                    now=container.clock.now(),
-                )
-                return result.changed if result.ok else dict(result.errors)
-        finally:
-            await container.aclose()
+    async def work(session: AsyncSession, now: datetime) -> list[str] | dict[str, Text]:
+        result = await correct_person(
+            session,
+            person,
+            Correction(name=name, phone=phone, email=email),
+            operator=CLI,
+            now=now,
+        )
+        return result.changed if result.ok else dict(result.errors)
 
     try:
-        outcome = asyncio.run(main())
+        outcome = _in_transaction(work)
     except LookupError as exc:
         typer.echo(f"no person {person}", err=True)
         raise typer.Exit(code=1) from exc

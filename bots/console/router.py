@@ -1040,13 +1040,7 @@ def console_router(deps_of: DepsOf) -> APIRouter:
                 slack=deps.slack_erasure,
             )
             return render(
-                request,
-                "privacy_erase.html",
-                principal,
-                hub=hub,
-                person_id=person_id,
-                plan=plan,
-                done=False,
+                request, "privacy_erase.html", principal, hub=hub, person_id=person_id, plan=plan
             )
 
         return await guarded(request, Permission.HANDLE_PRIVACY, page, hub_code=code)
@@ -1073,13 +1067,7 @@ def console_router(deps_of: DepsOf) -> APIRouter:
             )
             await refresh_homes(session, plan.coordinators, now=deps.clock.now())
             return render(
-                request,
-                "privacy_erase.html",
-                principal,
-                hub=hub,
-                person_id=person_id,
-                plan=plan,
-                done=True,
+                request, "privacy_erase.html", principal, hub=hub, person_id=person_id, plan=plan
             )
 
         return await guarded(request, Permission.HANDLE_PRIVACY, page, hub_code=code)
