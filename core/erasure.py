@@ -75,7 +75,7 @@ from core.db.models import (
 )
 from core.domain.enums import ActorKind, InboxStatus, OutboxStatus, Platform
 from core.privacy.planned import end_planned
-from core.privacy.slack import SlackErasure, SlackTarget, erase_in_slack
+from core.privacy.slack import SlackErasure, SlackTarget, cancel_waiting, erase_in_slack
 from core.surveys.planning import COMMENT_QUESTION
 
 ERASED_KEY: Final = "erased"
@@ -336,6 +336,9 @@ async def erase_person(
     if reason is ErasureReason.REQUEST:
         if same_human:
             aliases = await same_human_rows(session, person)
+        erasure.add(
+            "slack_cancelled", await cancel_waiting(session, case_ids, before=erased_before)
+        )
         for kind, rows in (await end_planned(session, person_id, case_ids, now=now)).items():
             erasure.add(kind, rows)
     for kind, rows in (await erase_cases(session, case_ids, before=erased_before)).items():

@@ -11,6 +11,9 @@ outbox row, so the change is as durable and retried as any other send:
   (chat.delete) when the operator's setting says so;
 * a shared file (an owner's photo) is deleted (files.delete): its content cannot be edited.
 
+A message about them still waiting to go (a thread relay of their words, a DM naming them)
+is cancelled instead: cards and card updates carry business facts only and still go.
+
 Messages a person typed in Slack themselves (a CO's thread reply) are theirs, not the app's:
 a bot token can neither edit nor delete them.
 """
@@ -23,7 +26,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Final
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.chat.attachments import SLACK_FILE_KIND
@@ -193,3 +196,26 @@ async def erase_in_slack(
         if made is not None:
             queued.append(target)
     return queued
+
+
+async def cancel_waiting(
+    session: AsyncSession, case_ids: Sequence[int], *, before: datetime | None = None
+) -> int:
+    """Cancel the Slack posts about these cases that have not gone yet, but for the cards
+    (the hub works the case from its card); answers how many."""
+    if not case_ids:
+        return 0
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.case_id.in_(sorted(set(case_ids))),
+            OutboxMessage.platform == Platform.SLACK,
+            OutboxMessage.status.in_((OutboxStatus.PENDING, OutboxStatus.HELD)),
+            OutboxMessage.kind.in_((POST_KIND, SLACK_FILE_KIND)),
+            OutboxMessage.idempotency_key.not_like("case:%:card%"),
+            *((OutboxMessage.created_at < before,) if before is not None else ()),
+        )
+        .values(status=OutboxStatus.CANCELLED, last_error="erased")
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -32,14 +32,24 @@ from core.db.models import (
     AuditLog,
     Booking,
     Case,
+    Coordinator,
     OutboxMessage,
     Person,
     PersonBusiness,
     Survey,
 )
 from core.db.session import unit_of_work
-from core.domain.enums import BookingStatus, CaseStatus, OutboxStatus, SurveyKind, SurveyStatus
-from core.i18n import Catalog
+from core.domain.enums import (
+    BookingStatus,
+    CaseStatus,
+    OutboxStatus,
+    Platform,
+    SurveyKind,
+    SurveyStatus,
+)
+from core.i18n import Catalog, Text
+from core.messages import OutgoingMessage
+from core.outbox import store as outbox
 from core.partners.handover import RawHandover, hand_over, validate_handover
 from core.privacy import requests
 from core.privacy.correct import Correction, correct_person
@@ -148,6 +158,26 @@ async def test_the_operator_finds_exports_previews_and_erases_a_person_everywher
         session.add(followup)
         await session.flush()
         followup_id = followup.id
+        # And a note to the hub about them, held for tomorrow morning.
+        co = await session.scalar(
+            select(Coordinator)
+            .join(Case, Case.assigned_co_id == Coordinator.id)
+            .where(Case.id == lives.case)
+        )
+        assert co is not None
+        assert co.slack_user_id
+        await outbox.add_message(
+            session,
+            platform=Platform.SLACK,
+            channel_id="default",
+            recipient=co.slack_user_id,
+            message=OutgoingMessage(texts=(Text("common.verbatim", value=f"明朝 {NAME}様に電話"),)),
+            kind="slack_message",
+            idempotency_key="test:dm-tomorrow",
+            now=clock.now(),
+            not_before=clock.now() + timedelta(hours=20),
+            case_id=lives.case,
+        )
 
     # The CO holding their case looked at their App Home (it lists the case).
     async with sessions() as session:
@@ -256,6 +286,8 @@ async def test_the_operator_finds_exports_previews_and_erases_a_person_everywher
     assert all(not str(call.args.get("channel", "")).startswith("U") for call in updates)
     print(f"\nslack messages edited: {edited}; erase and dispatch took {took:.2f} s")
 
+    clock.advance(timedelta(days=1))  # past the note's time: it never goes
+    await settle(container, dispatcher)
     after = await scan_everything(
         engine, needles, slack=slack_api, line=line_api, own_chats=(lives.owner.user_id,)
     )
@@ -269,6 +301,11 @@ async def test_the_operator_finds_exports_previews_and_erases_a_person_everywher
         case = await session.get(Case, lives.case)
         assert case is not None
         assert case.status is CaseStatus.CLAIMED
+        held_note = await session.scalar(
+            select(OutboxMessage).where(OutboxMessage.idempotency_key == "test:dm-tomorrow")
+        )
+        assert held_note is not None
+        assert held_note.status is OutboxStatus.CANCELLED
         planned = await session.get(Survey, followup_id)
         assert planned is not None
         assert planned.status is SurveyStatus.CANCELLED
