@@ -5,7 +5,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends fonts-ipaexfont
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY requirements/runtime.lock requirements/runtime.lock
-RUN pip install -r requirements/runtime.lock
+RUN pip install --require-hashes -r requirements/runtime.lock
 COPY pyproject.toml README.md ./
 COPY bots bots
 COPY core core

@@ -3,9 +3,10 @@
 Pure functions over plain values, shared by the console (which checks and stores a profile)
 and the owners' answer (which shows it):
 
-* phone numbers are parsed with `phonenumbers` (Google's libphonenumber metadata) in the JP
-  region, stored as E.164 and shown in Japan's national format; the call button dials the
-  E.164 form through a `tel:` address;
+* phone numbers and postal codes are read as everything people type is (core.text: the
+  same rules as owners' and partners' phone numbers, by `phonenumbers` in the JP region);
+  a phone is stored as E.164 and shown in Japan's national format (`core.text.format_phone`),
+  and the call button dials the E.164 form through a `tel:` address;
 * web pages must be https (LINE opens them in its in-app browser, and an http page there
   warns the owner);
 * opening hours are per weekday: a list of time ranges, an empty list for a closed weekday,
@@ -26,17 +27,14 @@ from enum import StrEnum
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-import phonenumbers
-
 from core.calendar import is_public_holiday
-from core.text.normalize import normalize_text
+from core.text.normalize import normalize_postal_code, normalize_text, phone_e164
 
 WEEKDAYS: Final = tuple(range(7))
 """Monday = 0, as date.weekday() counts."""
 CLOSED_WORDS: Final = frozenset({"休", "休み", "休業", "定休", "定休日", "closed", "-", "×"})
 MAX_URL: Final = 1000
 _RANGE = re.compile(r"^(\d{1,2}):(\d{2})\s*[-~〜ー–]\s*(\d{1,2}):(\d{2})$")
-_POSTAL = re.compile(r"^〒?\s*(\d{3})-?(\d{4})$")
 
 Ranges = tuple[tuple[time, time], ...]
 
@@ -64,22 +62,12 @@ class Problem(ValueError):
 
 def parse_phone(typed: str) -> str | None:
     """A Japanese phone number as E.164 (+81...), or None when blank; Problem when wrong."""
-    text = normalize_text(typed)
-    if not text:
+    if not normalize_text(typed):
         return None
-    try:
-        number = phonenumbers.parse(text, "JP")
-    except phonenumbers.NumberParseException as exc:
-        raise Problem(ProblemKind.PHONE) from exc
-    if not phonenumbers.is_valid_number(number):
+    e164 = phone_e164(typed)
+    if e164 is None:
         raise Problem(ProblemKind.PHONE)
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-def phone_display(e164: str) -> str:
-    """03-1234-5678: how the number is written in Japan."""
-    number = phonenumbers.parse(e164, "JP")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+    return e164
 
 
 def phone_uri(e164: str) -> str:
@@ -105,13 +93,12 @@ def parse_url(typed: str) -> str | None:
 
 def parse_postal_code(typed: str) -> str | None:
     """123-4567 from 1234567, 〒123-4567 or full-width digits; None when blank."""
-    text = normalize_text(typed)
-    if not text:
+    if not normalize_text(typed):
         return None
-    match = _POSTAL.match(text)
-    if match is None:
+    postal = normalize_postal_code(typed)
+    if postal is None:
         raise Problem(ProblemKind.POSTAL)
-    return f"{match.group(1)}-{match.group(2)}"
+    return postal
 
 
 def parse_coordinates(latitude: str, longitude: str) -> tuple[float | None, float | None]:

@@ -50,11 +50,14 @@ async def bootstrap(
     clock: Clock | None = None,
     search_path: str | None = None,
     session_class: type[AsyncSession] = AsyncSession,
+    inline_sqlite: bool = False,
 ) -> Container:
     sqlite_path = settings.sqlite_path()
     if sqlite_path is not None:
         sqlite_path.parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(settings.database_url, search_path=search_path)
+    engine = create_engine(
+        settings.database_url, search_path=search_path, inline_sqlite=inline_sqlite
+    )
     redis = None
     if settings.redis_url is not None:
         import redis.asyncio as aioredis

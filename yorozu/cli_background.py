@@ -26,6 +26,7 @@ def background_command(
     from yorozu.cli import _settings
     from yorozu.dispatcher import run_dispatcher
     from yorozu.handlers import build_handler
+    from yorozu.heartbeat import keep_beating
     from yorozu.logs import configure_logging
     from yorozu.roles import scheduler_options
     from yorozu.worker import run_worker
@@ -41,11 +42,14 @@ def background_command(
         name = os.environ.get(ENV_NAME)
         if name and settings.sqlite_path() is not None:
             gate = IngestGate.attach(name)
+        # This loop serves no request: SQLite runs in its thread (core/db/inline_sqlite.py).
         if gate is not None:
             # On SQLite the webhook's commits go first (yorozu/ingest_gate.py).
-            container = await bootstrap(settings, session_class=gated_session_class(gate))
+            container = await bootstrap(
+                settings, session_class=gated_session_class(gate), inline_sqlite=True
+            )
         else:
-            container = await bootstrap(settings)
+            container = await bootstrap(settings, inline_sqlite=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
@@ -73,6 +77,8 @@ def background_command(
                 ),
                 name="scheduler",
             ),
+            # As `yorozu scheduler` beats: the worker and the dispatcher beat from their loops.
+            asyncio.create_task(keep_beating(container, "scheduler", stop), name="heartbeat"),
         ]
         try:
             done, _pending = await asyncio.wait(roles, return_when=asyncio.FIRST_EXCEPTION)

@@ -24,7 +24,6 @@ def _settings() -> Settings:
 async def _main(settings: Settings, metrics_port: int | None = None) -> None:
     from yorozu.bootstrap import bootstrap
     from yorozu.dispatcher import run_dispatcher
-    from yorozu.heartbeat import keep_beating
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -37,12 +36,10 @@ async def _main(settings: Settings, metrics_port: int | None = None) -> None:
         from yorozu.metrics import serve_metrics
 
         stop_metrics = serve_metrics(container.metrics, metrics_port)
-    beating = asyncio.create_task(keep_beating(container, "dispatcher", stop))
     try:
         await run_dispatcher(container, stop=stop)
     finally:
         stop.set()
-        await beating
         if stop_metrics is not None:
             stop_metrics()
         await container.aclose()

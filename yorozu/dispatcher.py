@@ -80,6 +80,7 @@ from integrations.ratelimit import RateLimiter
 from integrations.slack.client import SlackSender, outbox_metadata
 from yorozu.bootstrap import Container
 from yorozu.channels import DEFAULT_CHANNEL, channel_access_token, channel_keys
+from yorozu.heartbeat import beat
 from yorozu.logs import hash_user_id
 from yorozu.slack_tokens import SlackTokens, installation_store
 
@@ -891,9 +892,9 @@ class Dispatcher:
             quota = await self.line.get_quota(access)
             used = await self.line.get_consumption(access)
             if quota is not None:
-                self.metrics.line_quota.labels(channel_key, "quota").set(quota)
+                self.metrics.line_push_quota.labels(channel_key).set(quota)
             if used is not None:
-                self.metrics.line_quota.labels(channel_key, "consumption").set(used)
+                self.metrics.line_push_consumption.labels(channel_key).set(used)
 
     async def aclose(self) -> None:
         for client in self._rich_menus.values():
@@ -947,6 +948,9 @@ async def run_dispatcher(
     log.info("dispatcher started", extra={"batch": batch, "concurrency": concurrency})
     try:
         while not stop.is_set():
+            # A beat per cycle, not from a timer: a cycle that never returns (a send or a
+            # database call that hangs) stops the beat while the event loop still turns.
+            beat(container, "dispatcher")
             try:
                 report = await dispatcher.run_once()
             except Exception:

@@ -2,8 +2,15 @@
 
 Each background role records, in its own process, when it last showed it was alive: the
 gauge `yorozu_role_heartbeat_seconds{role}` (Unix time), served with the role's other
-metrics on `--metrics-port`. The worker beats on every turn of its loops; the dispatcher and
-the scheduler beat from a task in the same event loop, so a blocked loop stops their beat.
+metrics on `--metrics-port`. The worker beats on every turn of its loops and the dispatcher
+on every cycle (claim, send, record), so a turn or a cycle that never ends (a send or a
+database call that hangs) stops their beat even while the event loop still runs. Rate limits
+hand rows back rather than wait long, so a cycle lasts as long as its sends: one in which every
+call times out takes about `SEND_TIMEOUT_SECONDS` × `DISPATCH_BATCH` / `DISPATCH_CONCURRENCY`
+per call a message makes (16 s with the defaults; a Slack post may first look up history and
+the reader's language, and a shared photo is fetched from LINE, then uploaded to Slack), so
+raise `--max-age` with either setting. The scheduler
+beats from a task in its event loop (its jobs are APScheduler's), so a blocked loop stops it.
 `yorozu <role> --check` reads that gauge over HTTP, from inside the container, and exits 1
 when it is older than `--max-age` (or cannot be read): Docker then marks the container
 unhealthy. The metrics server is a thread, so it still answers while the loop is stuck:
@@ -31,9 +38,9 @@ HEARTBEAT = "yorozu_role_heartbeat_seconds"
 BEAT_EVERY = 5.0
 """Seconds between beats of the roles that beat from a task."""
 DEFAULT_MAX_AGE = 60.0
-"""A heartbeat older than this is a stuck role: twelve missed beats, and longer than any
-wait of a healthy loop (the worker's idle wait, the dispatcher's poll, the scheduler's
-lock retry)."""
+"""A heartbeat older than this is a stuck role: twelve missed beats of the scheduler, and
+longer than any wait of a healthy loop (the worker's idle wait, the dispatcher's poll, the
+scheduler's lock retry)."""
 
 
 def beat(container: Any, role: str) -> None:

@@ -153,7 +153,6 @@ class Metrics:
             ["role"],
             registry=r,
         )
-        self.line_quota = _QuotaGauges(self.line_push_quota, self.line_push_consumption)
         self._refreshers: list[Callable[[], Awaitable[None]]] = []
 
     def on_scrape(self, refresh: Callable[[], Awaitable[None]]) -> None:
@@ -164,18 +163,6 @@ class Metrics:
         for refresh in self._refreshers:
             await refresh()
         return generate_latest(self.registry)
-
-
-class _QuotaGauges:
-    """`line_quota.labels(channel, "quota" | "consumption")`: the dispatcher's old calls,
-    each landing in its own gauge (a quota and its use are different quantities, and one
-    gauge with a `what` label summed them in any aggregation)."""
-
-    def __init__(self, quota: Gauge, consumption: Gauge) -> None:
-        self._gauges = {"quota": quota, "consumption": consumption}
-
-    def labels(self, channel: str, what: str) -> Any:
-        return self._gauges[what].labels(channel)
 
 
 HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10)

@@ -3,7 +3,9 @@
 PostgreSQL: `concurrency` loops (default 8) each claim one person's head event at a time
 (core.inbox.store explains how order per person and exactly-once effect are kept).
 SQLite: one loop, whatever is asked: SQLite has one writer at a time, and the embedded
-default runs one process.
+default runs one process. That loop handles events in batches, many in one transaction
+(core.inbox.store.handle_batch), so SQLite's one writer does large transactions rather than
+many small ones and the webhook's commits find the write lock free more often.
 
 Idle loops wait for a wake-up instead of polling fast: with Redis, a BLPOP on
 `yorozu:inbox:wake` (the inbox writer pushes tokens there after each commit that stored
@@ -20,7 +22,7 @@ import logging
 import os
 from typing import Any
 
-from core.inbox import DEFAULT_POLICY, Handler, RetryPolicy, Wake, handle_next
+from core.inbox import DEFAULT_POLICY, Handler, RetryPolicy, Wake, handle_batch, handle_next
 from yorozu.bootstrap import Container
 from yorozu.heartbeat import beat
 from yorozu.logs import hash_user_id
@@ -124,17 +126,21 @@ async def _loop(
     policy: RetryPolicy,
 ) -> None:
     pause = idle_wait
+    take = handle_batch if container.engine.dialect.name == "sqlite" else handle_next
+    observe = observer(container)
     while not stop.is_set():
         beat(container, "worker")
         try:
-            busy = await handle_next(
-                container.session_factory,
-                handler,
-                container.clock.now(),
-                worker_id,
-                policy=policy,
-                hash_key=hash_user_id,
-                observe=observer(container),
+            busy = bool(
+                await take(
+                    container.session_factory,
+                    handler,
+                    container.clock.now(),
+                    worker_id,
+                    policy=policy,
+                    hash_key=hash_user_id,
+                    observe=observe,
+                )
             )
         except Exception as error:  # the database is away: wait, then try again
             log.error(

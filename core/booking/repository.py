@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -191,6 +191,24 @@ async def upcoming_for_person(
         .limit(limit)
     )
     return list(rows)
+
+
+_HAS_UPCOMING = select(
+    select(Booking.id)
+    .join(Case, Case.id == Booking.case_id)
+    .where(
+        Case.person_id == bindparam("person_id"),
+        Booking.status.in_(_ACTIVE),
+        Booking.ends_at > bindparam("now"),
+    )
+    .exists()
+)
+
+
+async def has_upcoming(session: AsyncSession, person_id: int, now: datetime) -> bool:
+    """Whether `upcoming_for_person` would find any: asked on every LINE event (the rich
+    menu follows it), so one EXISTS built once rather than loading a booking."""
+    return bool(await session.scalar(_HAS_UPCOMING, {"person_id": person_id, "now": now}))
 
 
 async def upcoming_for_case(session: AsyncSession, case_id: int, now: datetime) -> Booking | None:

@@ -28,7 +28,7 @@ from core.console import sheets
 from core.db.models import AuditLog, Hub, HubClosedDay, HubProfile, LineChannel
 from core.domain.enums import ActorKind
 from core.i18n import Text
-from core.text.normalize import normalize_text
+from core.text.normalize import format_phone, normalize_text
 
 SECRET_FIELDS: Final = frozenset({"line_secret", "line_access_token"})
 _CHANNEL = re.compile(r"^[CG][A-Z0-9]{6,}$")
@@ -81,9 +81,7 @@ async def current_profile(session: AsyncSession, hub: Hub) -> dict[str, str]:
         "info_address": (profile.address if profile else None) or "",
         "info_latitude": _coordinate(profile.latitude if profile else None),
         "info_longitude": _coordinate(profile.longitude if profile else None),
-        "info_phone": (
-            hub_profile.phone_display(profile.phone) if profile and profile.phone else ""
-        ),
+        "info_phone": format_phone(profile.phone) if profile and profile.phone else "",
         "info_website": (profile.website_url if profile else None) or "",
         "info_access": (profile.access if profile else None) or "",
     }

@@ -7,12 +7,14 @@ their messages under the fields (response_action "errors"), the web form can do 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
 from core.domain.enums import NextStep
 from core.i18n import Text
+from core.text import nfkc
 
 MAX_MINUTES = 600
 """Ten hours: longer is a typo (minutes typed as seconds), not a consultation."""
@@ -113,10 +115,11 @@ def validate_outcome(form: OutcomeForm, *, today: date) -> Outcome | dict[str, T
         errors["held_on"] = Text("coordinators.error.held_on_future")
 
     minutes: int | None = None
-    raw_minutes = (form.minutes or "").strip().translate(_FULLWIDTH_DIGITS)
+    # Width as everywhere else (core.text): "６０" typed in a Japanese IME is 60.
+    raw_minutes = nfkc(form.minutes or "").strip()
     if not raw_minutes:
         errors["minutes"] = Text("coordinators.error.minutes_required")
-    elif not raw_minutes.isdigit() or not 1 <= int(raw_minutes) <= MAX_MINUTES:
+    elif not _ASCII_DIGITS.fullmatch(raw_minutes) or not 1 <= int(raw_minutes) <= MAX_MINUTES:
         errors["minutes"] = Text("coordinators.error.minutes_range", most=MAX_MINUTES)
     else:
         minutes = int(raw_minutes)
@@ -188,4 +191,5 @@ def validate_outcome(form: OutcomeForm, *, today: date) -> Outcome | dict[str, T
     )
 
 
-_FULLWIDTH_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
+_ASCII_DIGITS = re.compile(r"[0-9]+")
+"""After NFKC: `str.isdigit` would also take digits of other scripts, which `int` reads."""

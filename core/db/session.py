@@ -21,12 +21,18 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import NullPool
 
+from core.db.inline_sqlite import inline_creator
 
-def create_engine(url: str, *, search_path: str | None = None, echo: bool = False) -> AsyncEngine:
+
+def create_engine(
+    url: str, *, search_path: str | None = None, echo: bool = False, inline_sqlite: bool = False
+) -> AsyncEngine:
     """An async engine for an already normalised URL (see yorozu.settings).
 
     `search_path` puts every table of a PostgreSQL run into one schema, which is how the test
     suite gives each run its own database without needing CREATE DATABASE rights.
+    `inline_sqlite` runs a SQLite file's statements in the caller's thread (core.db.inline_sqlite
+    says for which process that is right).
     """
     parsed = make_url(url)
     kwargs: dict[str, Any] = {"echo": echo}
@@ -34,8 +40,11 @@ def create_engine(url: str, *, search_path: str | None = None, echo: bool = Fals
         kwargs["connect_args"] = {"timeout": 30}
         if parsed.database in (None, "", ":memory:"):
             kwargs["poolclass"] = NullPool
+        elif inline_sqlite:
+            kwargs["async_creator"] = inline_creator(parsed.database, timeout=30)
         engine = create_async_engine(url, **kwargs)
-        _sqlite_pragmas(engine)
+        # Inline connections wait for the write lock in asyncio, not in SQLite's busy handler.
+        _sqlite_pragmas(engine, busy_timeout_ms=0 if "async_creator" in kwargs else 30000)
         return engine
     connect_args: dict[str, Any] = {}
     if search_path:
@@ -44,13 +53,13 @@ def create_engine(url: str, *, search_path: str | None = None, echo: bool = Fals
     return create_async_engine(url, **kwargs)
 
 
-def _sqlite_pragmas(engine: AsyncEngine) -> None:
+def _sqlite_pragmas(engine: AsyncEngine, *, busy_timeout_ms: int) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 

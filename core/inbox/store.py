@@ -26,19 +26,31 @@ the dispatcher talks to the platforms).
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal, cast
+from typing import Any, Final, Literal, cast
 
-from sqlalchemy import Select, Table, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import (
+    BindParameter,
+    ColumnClause,
+    Select,
+    Table,
+    Update,
+    bindparam,
+    func,
+    literal_column,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
+from core.db.conflict import insert_or_skip
 from core.db.models.inbox import InboxEvent
 from core.domain.enums import InboxStatus, Platform
 
@@ -56,6 +68,12 @@ _E = InboxEvent
 _TABLE = cast(Table, InboxEvent.__table__)
 _ADVISORY_NAMESPACE = 0x1B0C
 """First key of pg_try_advisory_xact_lock(int, int): keeps our locks apart from others'."""
+_PENDING_LITERAL: ColumnClause[str] = literal_column(f"'{InboxStatus.PENDING.value}'")
+BATCH_LIMIT = 16
+"""Events taken per batch transaction (SQLite): the oldest pending ones, in id order."""
+BATCH_BUDGET = 0.012
+"""Seconds of handling after which a batch commits early: the webhook waits at most about
+this long for SQLite's write lock (yorozu/ingest_gate.py lets it go first between batches)."""
 _CLAIM_TRIES = 4
 """Heads tried per call when another worker holds the person's advisory lock."""
 _ERROR_LIMIT = 1000
@@ -151,6 +169,14 @@ def _row(event: NewInboxEvent, now: datetime) -> dict[str, Any]:
     }
 
 
+_ADD_EVENTS: Final = {
+    postgres: insert_or_skip(_TABLE, ["platform", "event_id"], postgres=postgres).returning(
+        _TABLE.c.id
+    )
+    for postgres in (False, True)
+}
+
+
 async def add_events(
     session: AsyncSession, events: Sequence[NewInboxEvent], *, now: datetime
 ) -> int:
@@ -162,48 +188,71 @@ async def add_events(
     if not events:
         return 0
     dialect = _dialect(session)
-    if dialect == "postgresql":
-        insert = postgresql.insert
-    elif dialect == "sqlite":
-        insert = sqlite.insert  # type: ignore[assignment]
-    else:  # pragma: no cover - only the two supported backends
+    if dialect not in ("postgresql", "sqlite"):  # pragma: no cover - the two backends
         raise RuntimeError(f"the inbox supports sqlite and postgresql, not {dialect}")
-    # One cached statement executed with many parameter sets: SQLAlchemy's
-    # "insertmanyvalues" turns it into a few multi-row INSERT ... RETURNING statements
-    # without compiling SQL for each batch size.
-    statement = (
-        insert(_TABLE)
-        .on_conflict_do_nothing(index_elements=["platform", "event_id"])
-        .returning(_TABLE.c.id)
-    )
+    # One statement with a cache key (core.db.conflict), executed with many parameter sets:
+    # SQLAlchemy's "insertmanyvalues" turns it into a few multi-row INSERT ... RETURNING
+    # statements without compiling SQL again for each request.
+    statement = _ADD_EVENTS[dialect == "postgresql"]
     rows = [_row(event, now) for event in events]
     result = await session.execute(statement, rows)
     added = len(result.all())
     return added
 
 
-def _heads(now: datetime, passed: Sequence[str]) -> Select[tuple[int]]:
-    """The id of the oldest due event that is the first pending event of its ordering key.
+def _due_heads(
+    now: datetime | BindParameter[datetime],
+    *,
+    only_backoff_blocks: bool,
+    passed: Sequence[str] = (),
+) -> Select[tuple[int]]:
+    """Due pending events in id order that no earlier pending event of their person blocks.
 
-    Aliased so the UPDATE that embeds it does not correlate it to the updated row.
+    With `only_backoff_blocks`, an earlier event blocks only while it waits for its backoff
+    (a batch takes a person's due events together, in order); otherwise any earlier pending
+    event does (one head per person). Aliased so the UPDATE that embeds it does not
+    correlate it to the updated row. The status literal (not a bound parameter) lets the
+    planners use the partial index of pending ids (migration 0011) instead of sorting every
+    pending row. People in `passed` are left out.
     """
     candidate = aliased(_E, name="candidate")
     earlier = aliased(_E, name="earlier")
-    blocked = (
-        select(earlier.id)
-        .where(
-            earlier.ordering_key == candidate.ordering_key,
-            earlier.status == InboxStatus.PENDING,
-            earlier.id < candidate.id,
-        )
-        .exists()
-    )
+    conditions = [
+        earlier.ordering_key == candidate.ordering_key,
+        earlier.status == InboxStatus.PENDING,
+        earlier.id < candidate.id,
+    ]
+    if only_backoff_blocks:
+        conditions.append(earlier.next_attempt_at > now)
+    blocked = select(earlier.id).where(*conditions).exists()
     heads = select(candidate.id).where(
-        candidate.status == InboxStatus.PENDING, candidate.next_attempt_at <= now, ~blocked
+        candidate.status == _PENDING_LITERAL, candidate.next_attempt_at <= now, ~blocked
     )
     if passed:
         heads = heads.where(candidate.ordering_key.not_in(passed))
-    return heads.order_by(candidate.id).limit(1)
+    return heads.order_by(candidate.id)
+
+
+def _heads(now: datetime, passed: Sequence[str]) -> Select[tuple[int]]:
+    """The id of the oldest due event that is the first pending event of its ordering key."""
+    return _due_heads(now, only_backoff_blocks=False, passed=passed).limit(1)
+
+
+@functools.cache
+def _batch_claim(limit: int) -> Update:
+    """Claims the `limit` oldest due events that no earlier event in backoff holds back.
+
+    Built once per limit, with `now` bound at execution: building it cost more than running
+    it. The no-op UPDATE makes the transaction's first statement a write (module docstring).
+    """
+    heads = _due_heads(bindparam("now", type_=_E.next_attempt_at.type), only_backoff_blocks=True)
+    return (
+        update(_E)
+        .where(_E.id.in_(heads.limit(limit).scalar_subquery()))
+        .values(attempts=_E.attempts)
+        .returning(_E)
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def _claim(session: AsyncSession, now: datetime) -> InboxEvent | None:
@@ -325,6 +374,86 @@ async def handle_next(
         },
     )
     return True
+
+
+async def handle_batch(
+    session_factory: async_sessionmaker[AsyncSession],
+    handler: Handler,
+    now: datetime,
+    worker_id: str,
+    *,
+    limit: int = BATCH_LIMIT,
+    budget: float = BATCH_BUDGET,
+    policy: RetryPolicy = DEFAULT_POLICY,
+    rng: random.Random | None = None,
+    hash_key: KeyHasher | None = None,
+    observe: Observer | None = None,
+) -> int:
+    """Handle the oldest due events in one transaction; how many were handled (0: none due).
+
+    For one writer (SQLite, one worker loop): a transaction per event spent more time on its
+    claim and commit than on the handling, and every commit took SQLite's one write lock
+    again, in turn with the webhook (issue 14). Here one claim takes the `limit` oldest
+    pending events of anyone, and they are handled in id order in the claim's transaction
+    until `budget` seconds have passed; the done marks and the handlers' writes commit
+    together. Order per person holds: the claim holds the write lock, so nothing is
+    inserted meanwhile, and a person whose earlier event waits for its backoff has none of
+    their later ones taken. Exactly-once holds as for `handle_next`: all of it commits or
+    none of it does.
+
+    If a handler raises, the whole batch rolls back and the same events are handled one
+    transaction each by `handle_next`, which records the failure on the event it belongs to
+    (so one bad event costs its batch a second run, and never a neighbour's attempt).
+    """
+    taken = 0
+    handled: list[tuple[str, float]] = []
+    try:
+        async with session_factory() as session, session.begin():
+            claimed = await session.scalars(_batch_claim(limit), {"now": now})
+            events = sorted(claimed.all(), key=lambda event: event.id)
+            taken = len(events)
+            done: list[int] = []
+            started = time.perf_counter()
+            for event in events:
+                began = time.perf_counter()
+                await handler(session, event)
+                done.append(event.id)
+                handled.append((str(event.platform), time.perf_counter() - began))
+                if began - started > budget:
+                    break
+            if done:
+                await session.execute(
+                    update(_E)
+                    .where(_E.id.in_(done))
+                    .values(status=InboxStatus.DONE, handled_at=now)
+                    .execution_options(synchronize_session=False)
+                )
+    except Exception as error:
+        if not taken:
+            raise
+        log.warning(
+            "inbox batch rolled back; handling its events one by one",
+            extra={"worker": worker_id, "events": taken, "error_type": type(error).__name__},
+        )
+        count = 0
+        for _ in range(taken):
+            if not await handle_next(
+                session_factory,
+                handler,
+                now,
+                worker_id,
+                policy=policy,
+                rng=rng,
+                hash_key=hash_key,
+                observe=observe,
+            ):
+                break
+            count += 1
+        return count
+    if observe is not None:
+        for platform, seconds in handled:
+            observe(platform, "handled", seconds)
+    return len(handled)
 
 
 async def _record_failure(

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any, Final, cast
 
 from sqlalchemy import Table, and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from core.clock import to_jst
+from core.db.conflict import insert_or_skip
 from core.db.models.inbox import PushUsage
 from core.db.models.outbox import OutboxMessage
 from core.db.models.people import ChannelIdentity
@@ -163,6 +164,13 @@ async def add_raw(
     )
 
 
+_TABLE = cast("Table", OutboxMessage.__table__)
+_INSERTS: Final = {
+    postgres: insert_or_skip(_TABLE, ["idempotency_key"], postgres=postgres).returning(_TABLE.c.id)
+    for postgres in (False, True)
+}
+
+
 async def _insert(
     session: AsyncSession,
     *,
@@ -202,14 +210,10 @@ async def _insert(
         "case_id": case_id,
         "hub_id": hub_id,
     }
-    insert = postgresql.insert if _dialect(session) == "postgresql" else sqlite.insert
-    stmt = (
-        insert(OutboxMessage)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["idempotency_key"])
-        .returning(OutboxMessage.id)
-    )
-    new_id = (await session.execute(stmt)).scalar_one_or_none()
+    # One Core statement with a cache key, built once per dialect (core.db.conflict; issue 14:
+    # the worker writes one or two rows per event, and compiling them cost more than running).
+    stmt = _INSERTS[_dialect(session) == "postgresql"]
+    new_id = (await session.execute(stmt, values)).scalar_one_or_none()
     if new_id is None:
         return None
     return await session.get(OutboxMessage, new_id)

@@ -174,7 +174,7 @@ async def booking_card(ctx: OwnerContext, booking: Booking) -> Card:
 
 async def has_upcoming_booking(session: AsyncSession, person_id: int, now: datetime) -> bool:
     """Whether the person has an active booking still to come (the rich menu follows it)."""
-    return bool(await repository.upcoming_for_person(session, person_id, now, limit=1))
+    return await repository.has_upcoming(session, person_id, now)
 
 
 async def owner_open_case(ctx: OwnerContext) -> int | None:

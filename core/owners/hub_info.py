@@ -25,6 +25,7 @@ from core.i18n import Text
 from core.messages import Action, Card, Link, Location, OutgoingMessage
 from core.owners import booking, postbacks
 from core.owners.context import OwnerContext
+from core.text import format_phone
 
 TextRow = tuple[Text, Text]
 
@@ -119,7 +120,7 @@ def _profile_rows(profile: HubProfile | None) -> tuple[list[TextRow], list[Link]
         )
         rows.append((Text("hub_info.row.address"), _verbatim(address)))
     if profile.phone:
-        shown = hub_profile.phone_display(profile.phone)
+        shown = format_phone(profile.phone)
         rows.append((Text("hub_info.row.phone"), _verbatim(shown)))
         links.append(Link(Text("hub_info.call", phone=shown), hub_profile.phone_uri(profile.phone)))
     if profile.website_url:

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from core import erasure
 from core.db.models import ChannelIdentity, ConsentRecord, Person
@@ -59,19 +60,40 @@ class Owner:
         return self.person.locale
 
 
-async def find_owner(session: AsyncSession, channel_key: str, user_id: str) -> Owner | None:
-    identity = await session.scalar(
-        select(ChannelIdentity).where(
-            ChannelIdentity.platform == Platform.LINE,
-            ChannelIdentity.channel_id == channel_key,
-            ChannelIdentity.external_user_id == user_id,
-        )
+_EARLIER = aliased(ConsentRecord, name="earlier_consent")
+_LATEST_PRIVACY_CONSENT = (
+    select(_EARLIER.id)
+    .where(
+        _EARLIER.person_id == ChannelIdentity.person_id,
+        _EARLIER.notice == ConsentNotice.PRIVACY,
     )
-    if identity is None:
+    .order_by(_EARLIER.given_at.desc(), _EARLIER.id.desc())
+    .limit(1)
+    .correlate(ChannelIdentity)
+    .scalar_subquery()
+)
+_FIND_OWNER = (
+    select(ChannelIdentity, Person, ConsentRecord.given, ConsentRecord.withdrawn_at)
+    .join(Person, Person.id == ChannelIdentity.person_id)
+    .outerjoin(ConsentRecord, ConsentRecord.id == _LATEST_PRIVACY_CONSENT)
+    .where(
+        ChannelIdentity.platform == Platform.LINE,
+        ChannelIdentity.channel_id == bindparam("channel_key"),
+        ChannelIdentity.external_user_id == bindparam("user_id"),
+    )
+)
+"""The owner behind a LINE user, with their latest privacy consent, in one statement built
+once: every LINE event starts with it (issue 14 measured three queries here)."""
+
+
+async def find_owner(session: AsyncSession, channel_key: str, user_id: str) -> Owner | None:
+    found = (
+        await session.execute(_FIND_OWNER, {"channel_key": channel_key, "user_id": user_id})
+    ).first()
+    if found is None:
         return None
-    person = await session.get(Person, identity.person_id)
-    assert person is not None
-    return Owner(person, identity, await has_consented(session, person.id))
+    identity, person, given, withdrawn_at = found
+    return Owner(person, identity, consented=bool(given) and withdrawn_at is None)
 
 
 async def find_or_create_owner(session: AsyncSession, event: OwnerEvent) -> Owner:

@@ -17,6 +17,7 @@ from core.text.normalize import (
     parse_date,
     parse_int,
     parse_yen,
+    phone_e164,
 )
 
 __all__ = [
@@ -31,4 +32,5 @@ __all__ = [
     "parse_date",
     "parse_int",
     "parse_yen",
+    "phone_e164",
 ]

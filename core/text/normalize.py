@@ -79,11 +79,19 @@ def normalize_phone(text: str) -> str | None:
     return re.sub(r"\D", "", phonenumbers.format_number(number, PhoneNumberFormat.NATIONAL))
 
 
-def format_phone(digits: str) -> str:
+def phone_e164(text: str) -> str | None:
+    """What `normalize_phone` accepts, in the E.164 form ("+81312345678") that a `tel:` link
+    dials and a hub's profile stores; None for what it refuses."""
+    digits = normalize_phone(text)
+    number = _parse_jp(digits) if digits is not None else None
+    return phonenumbers.format_number(number, PhoneNumberFormat.E164) if number else None
+
+
+def format_phone(stored: str) -> str:
     """The way a Japanese number is written ("03-1234-5678", "0120-123-456", "090-1234-5678"),
-    from a stored digits-only form; anything unreadable comes back as it was."""
-    number = _parse_jp(digits)
-    return phonenumbers.format_number(number, PhoneNumberFormat.NATIONAL) if number else digits
+    from a stored digits-only or E.164 form; anything unreadable comes back as it was."""
+    number = _parse_jp(stored)
+    return phonenumbers.format_number(number, PhoneNumberFormat.NATIONAL) if number else stored
 
 
 def _parse_jp(text: str) -> phonenumbers.PhoneNumber | None:

@@ -163,6 +163,8 @@ def test_serve_runs_its_roles_in_a_child_that_is_watched_and_dies_with_it(
             line for line in metrics.splitlines() if line.startswith("yorozu_events_handled_total")
         ]
         assert sum(float(line.rsplit(" ", 1)[1]) for line in handled) >= 1
+        for role in ("worker", "dispatcher", "scheduler"):  # each role's beat, from the child
+            assert f'yorozu_role_heartbeat_seconds{{role="{role}"}}' in metrics, role
 
         # A child that dies is started again, and the next owner is answered.
         os.kill(child, signal.SIGKILL)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -119,6 +119,119 @@ async def test_the_worker_beats_as_its_loop_turns(tmp_path: Path) -> None:
         )
         == T0.timestamp()
     )
+
+
+class _HangingLine:
+    """A LINE API that takes a request and answers only when told: a send that hangs."""
+
+    def __init__(self) -> None:
+        self.arrived = asyncio.Event()
+        self.release = asyncio.Event()
+        self.server: asyncio.Server | None = None
+
+    async def start(self) -> str:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        return f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        self.arrived.set()
+        await self.release.wait()
+        body = b'{"message":"Internal Server Error"}'
+        writer.write(
+            b"HTTP/1.1 500 Internal Server Error\r\ncontent-type: application/json\r\n"
+            b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (len(body), body)
+        )
+        await writer.drain()
+        writer.close()
+
+    async def stop(self) -> None:
+        self.release.set()
+        if self.server is not None:
+            self.server.close()
+            await self.server.wait_closed()
+
+
+async def _turns_until(done: Callable[[], bool], limit: float = 10.0) -> None:
+    """Let the event loop (and the database's thread) run until `done`; no clock moves.
+
+    Nothing signals a beat, so the gauge is read once per turn of the loop."""
+
+    async def spin() -> None:
+        while not done():  # noqa: ASYNC110
+            await asyncio.sleep(0)
+
+    await asyncio.wait_for(spin(), limit)
+
+
+async def test_a_dispatcher_stuck_in_its_cycle_fails_its_check(tmp_path: Path) -> None:
+    """A send that hangs: the event loop still turns and the metrics still answer, but the
+    cycle does not come back, so its beat ages and `--check` fails; once the send returns,
+    the next cycle beats and the check passes again."""
+    from core.db.migrate import upgrade
+    from core.db.session import unit_of_work
+    from core.domain.enums import Platform
+    from core.i18n import Text
+    from core.messages import OutgoingMessage
+    from core.outbox import store
+    from integrations.standins import make_line_user_id
+    from yorozu.channels import DEFAULT_CHANNEL
+    from yorozu.dispatcher import run_dispatcher
+
+    line = _HangingLine()
+    clock = ManualClock(T0)
+    settings = load_settings(
+        database_url=f"sqlite:///{tmp_path}/y.db",
+        redis_url=None,
+        line_api_base_url=await line.start(),
+        send_timeout_seconds=60,
+    )
+    container: Container = await bootstrap(settings, clock=clock)
+    port = _free_port()
+    stop_metrics = serve_metrics(container.metrics, port, host="127.0.0.1")
+    stop = asyncio.Event()
+    task: asyncio.Task[None] | None = None
+    try:
+        await upgrade(container.engine)
+        async with unit_of_work(container.session_factory) as session:
+            await store.add_message(
+                session,
+                platform=Platform.LINE,
+                channel_id=DEFAULT_CHANNEL,
+                recipient=make_line_user_id("stuck"),
+                message=OutgoingMessage(texts=(Text("common.verbatim", value="hello"),)),
+                kind="push",
+                idempotency_key="test:stuck",
+                now=clock.now(),
+            )
+        task = asyncio.create_task(run_dispatcher(container, stop=stop))
+        await asyncio.wait_for(line.arrived.wait(), 10)  # the cycle waits on LINE now
+        assert check_role("dispatcher", port=port, clock=clock).healthy
+
+        clock.advance(timedelta(seconds=61))
+        stuck = check_role("dispatcher", port=port, clock=clock, max_age=60)
+        assert (stuck.healthy, stuck.detail) == (
+            False,
+            "dispatcher: last heartbeat 61 s ago (over 60 s)",
+        )
+
+        line.release.set()  # LINE answers (500: tried again later); the next cycle beats
+        await _turns_until(
+            lambda: (
+                container.metrics.registry.get_sample_value(
+                    "yorozu_role_heartbeat_seconds", {"role": "dispatcher"}
+                )
+                == clock.now().timestamp()
+            )
+        )
+        assert check_role("dispatcher", port=port, clock=clock, max_age=60).healthy
+    finally:
+        stop.set()
+        await line.stop()
+        if task is not None:
+            await asyncio.wait_for(task, 10)
+        stop_metrics()
+        await container.aclose()
 
 
 @pytest.mark.parametrize(("age", "code"), [(5, 0), (120, 1)])

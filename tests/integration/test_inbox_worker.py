@@ -25,6 +25,7 @@ from core.inbox import (
     NewInboxEvent,
     RetryPolicy,
     add_events,
+    handle_batch,
     handle_next,
     list_dead,
     replay,
@@ -402,3 +403,82 @@ async def test_the_worker_counts_what_it_handled_failed_and_parked_for_metrics(
     assert 'yorozu_events_failed_total{platform="line"} 2.0' in exposed
     assert 'yorozu_events_dead_total{platform="line"} 1.0' in exposed
     assert 'yorozu_handler_seconds_count{platform="line"} 1.0' in exposed
+
+
+async def test_a_batch_handles_the_oldest_events_in_order_in_one_transaction(
+    session_factory: Factory, clock: ManualClock
+) -> None:
+    """SQLite's worker takes many events per transaction (issue 14): in id order, each once."""
+    seen: list[int] = []
+
+    async def handler(session: AsyncSession, event: InboxEvent) -> None:
+        seen.append(event.payload["n"])
+        await write_a_row(session, event)
+
+    await store(
+        session_factory,
+        clock,
+        [new_event(n, f"U{n % 3}") for n in range(1, 11)] + [new_event(11, ignored=True)],
+    )
+    assert await handle_batch(session_factory, handler, clock.now(), "w", limit=4) == 4
+    assert await handle_batch(session_factory, handler, clock.now(), "w", limit=100) == 6
+    assert await handle_batch(session_factory, handler, clock.now(), "w") == 0
+    assert seen == list(range(1, 11))
+    assert await usage_marks(session_factory) == [f"ev{n}" for n in range(1, 11)]
+    statuses = [(row.status, row.handled_at) for row in await rows(session_factory)]
+    assert statuses[:10] == [(InboxStatus.DONE, clock.now())] * 10
+    assert statuses[10][0] is InboxStatus.IGNORED
+
+
+async def test_a_failing_event_in_a_batch_costs_only_its_own_attempt(
+    session_factory: Factory, clock: ManualClock
+) -> None:
+    """The batch rolls back and runs one by one: the failure is counted on its own event,
+    its person's later events wait behind it, and everybody else's are handled once."""
+    calls: list[int] = []
+
+    async def breaks_on_three(session: AsyncSession, event: InboxEvent) -> None:
+        calls.append(event.payload["n"])
+        await write_a_row(session, event)
+        if event.payload["n"] == 3:
+            raise RuntimeError("handler broke")
+
+    await store(
+        session_factory,
+        clock,
+        [new_event(n, user) for n, user in enumerate(["U1", "U2", "U3", "U3", "U1"], start=1)],
+    )
+    handled = await handle_batch(
+        session_factory, breaks_on_three, clock.now(), "w", policy=NO_JITTER
+    )
+    assert handled == 4  # 1, 2, 5 handled and 3 failed; 4 waits behind 3
+    assert await usage_marks(session_factory) == ["ev1", "ev2", "ev5"]
+    by_n = {row.payload["n"]: row for row in await rows(session_factory)}
+    assert (by_n[3].status, by_n[3].attempts) == (InboxStatus.PENDING, 1)
+    assert by_n[3].last_error == "RuntimeError: handler broke"
+    assert (by_n[4].status, by_n[4].attempts) == (InboxStatus.PENDING, 0)
+    assert all(by_n[n].attempts == 0 for n in (1, 2, 5))
+
+    # While 3 waits for its backoff, the batch passes over U3 and takes nobody's place.
+    assert await handle_batch(session_factory, breaks_on_three, clock.now(), "w") == 0
+    clock.advance(timedelta(seconds=10))
+    calls.clear()
+
+    async def fixed(session: AsyncSession, event: InboxEvent) -> None:
+        calls.append(event.payload["n"])
+        await write_a_row(session, event)
+
+    assert await handle_batch(session_factory, fixed, clock.now(), "w") == 2
+    assert calls == [3, 4]
+    assert {row.status for row in await rows(session_factory)} == {InboxStatus.DONE}
+
+
+async def test_a_batch_stops_at_its_time_budget_and_leaves_the_rest_pending(
+    session_factory: Factory, clock: ManualClock
+) -> None:
+    await store(session_factory, clock, [new_event(n, f"U{n}") for n in range(1, 6)])
+    # A budget of zero: the first event is handled, then the batch commits.
+    assert await handle_batch(session_factory, write_a_row, clock.now(), "w", budget=0.0) == 1
+    pending = [row for row in await rows(session_factory) if row.status is InboxStatus.PENDING]
+    assert [row.payload["n"] for row in pending] == [2, 3, 4, 5]
+    assert {row.attempts for row in pending} == {0}

@@ -39,18 +39,73 @@ def example_lines() -> list[tuple[str, str, bool]]:
     return found
 
 
-def readme_configuration_names() -> set[str]:
-    """The backticked names in the first column of README's Configuration table."""
+def _configuration_section() -> str:
     text = README.read_text(encoding="utf-8")
     section = re.search(r"^## Configuration\n(.*?)(?=^## )", text, re.MULTILINE | re.DOTALL)
     assert section, "README.md has no '## Configuration' section"
+    return section.group(1)
+
+
+def readme_configuration_names() -> set[str]:
+    """The backticked names in the first column of README's Configuration table."""
     names: set[str] = set()
-    for line in section.group(1).splitlines():
+    for line in _configuration_section().splitlines():
         if not line.startswith("|"):
             continue
         first_column = line.split("|")[1]
         names.update(re.findall(r"`([A-Z][A-Z0-9_]*)`", first_column))
     return names
+
+
+def readme_configuration_rows() -> list[tuple[list[str], str]]:
+    """(names, default column) of each row of README's Configuration table."""
+    rows = []
+    for line in _configuration_section().splitlines():
+        cells = line.split("|")
+        if line.startswith("| `") and len(cells) > 3:
+            rows.append((re.findall(r"`([A-Z][A-Z0-9_]*)`", cells[1]), cells[2].strip()))
+    return rows
+
+
+BY_BACKEND = frozenset({"WORKER_CONCURRENCY"})
+"""Unset in Settings; README gives the value each database backend then gets."""
+
+
+def _readme_value(written: str) -> object:
+    """A default as README writes it: `literal`, a number, or unset; else None (prose)."""
+    head = written.split(" (", 1)[0].strip()
+    if head.startswith("`") and head.endswith("`"):
+        return head.strip("`")
+    if re.fullmatch(r"[0-9]+(?:\.[0-9]+)?", head):
+        return float(head)
+    return "unset" if head == "unset" else None
+
+
+def _default_as_written(name: str) -> object:
+    value = Settings.model_fields[name.lower()].default
+    if value is None:
+        return "unset"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int | float):
+        return float(value)
+    return str(getattr(value, "value", value)).rstrip("/")
+
+
+def test_readme_defaults_are_the_settings_defaults() -> None:
+    """Each default README's table states as a value (not prose such as "development
+    values") is the one Settings has: an operator plans from that column."""
+    checked = 0
+    for names, column in readme_configuration_rows():
+        parts = column.split(", ")
+        written = [_readme_value(part) for part in (parts if len(names) > 1 else parts[:1])]
+        for name, value in zip(names, written, strict=False):
+            if value is None or name in NOT_SETTINGS | BY_BACKEND:
+                continue
+            expected = value.rstrip("/") if isinstance(value, str) else value
+            assert _default_as_written(name) == expected, name
+            checked += 1
+    assert checked >= 30
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from bots.line.render import render_line
 from core import hub_profile as hp
 from core.i18n import Text
 from core.messages import Card, Link, Location, OutgoingMessage, decode_message, encode_message
+from core.text import format_phone
 from integrations.standins.openapi import line_spec
 
 NINE_FIVE = ((time(9), time(17)),)
@@ -40,7 +41,7 @@ def test_a_wrong_phone_number_is_refused(typed: str) -> None:
 
 
 def test_phones_are_shown_and_dialled_as_written_in_japan() -> None:
-    assert hp.phone_display("+81312345678") == "03-1234-5678"
+    assert format_phone("+81312345678") == "03-1234-5678"
     assert hp.phone_uri("+81312345678") == "tel:+81312345678"
 
 

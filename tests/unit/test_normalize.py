@@ -15,6 +15,7 @@ from core.text.normalize import (
     parse_date,
     parse_int,
     parse_yen,
+    phone_e164,
 )
 
 DAY = DatePrecision.DAY
@@ -85,11 +86,26 @@ def test_normalize_phone(typed: str, expected: str | None) -> None:
         ("0995123456", "0995-12-3456"),
         ("0120123456", "0120-123-456"),
         ("09012345678", "090-1234-5678"),
+        ("+81312345678", "03-1234-5678"),  # a hub's phone, stored as E.164
         ("not a number", "not a number"),
     ],
 )
 def test_format_phone_writes_it_as_japanese_numbers_are_written(digits: str, written: str) -> None:
     assert format_phone(digits) == written
+
+
+@pytest.mark.parametrize(
+    ("typed", "e164"),
+    [
+        ("０３（１２３４）５６７８", "+81312345678"),
+        ("+81 (0)6 6123 4567", "+81661234567"),
+        ("0120-123-456", "+81120123456"),
+        ("81 3 1234 5678", None),  # refused as normalize_phone refuses it
+        ("03-1234", None),
+    ],
+)
+def test_phone_e164_dials_what_normalize_phone_reads(typed: str, e164: str | None) -> None:
+    assert phone_e164(typed) == e164
 
 
 @pytest.mark.parametrize(

@@ -84,8 +84,9 @@ def test_each_mistake_is_reported_on_its_own_field(
     assert catalog.render(result[field], "en")
 
 
-def test_full_width_minutes_are_read_as_typed_on_a_japanese_keyboard() -> None:
-    result = validate_outcome(good(minutes="９０"), today=TODAY)
+@pytest.mark.parametrize("typed", ["９０", "\u3000９０\u3000", " 90 "])
+def test_full_width_minutes_are_read_as_typed_on_a_japanese_keyboard(typed: str) -> None:
+    result = validate_outcome(good(minutes=typed), today=TODAY)
     assert isinstance(result, Outcome)
     assert result.minutes == 90
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db.base import Base
@@ -24,6 +24,13 @@ class InboxEvent(Base):
         UniqueConstraint("platform", "event_id"),
         Index("ix_inbox_events_status_next_attempt_at", "status", "next_attempt_at"),
         Index("ix_inbox_events_ordering_key_id", "ordering_key", "id"),
+        # The oldest pending events, in order, for the worker's claims (migration 0011).
+        Index(
+            "ix_inbox_events_pending_id",
+            "id",
+            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(ID, primary_key=True, autoincrement=True)
