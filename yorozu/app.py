@@ -260,6 +260,7 @@ def _console_deps(container: Container) -> Any:
         clock=container.clock,
         catalog=Catalog.load(),
         slack=slack,
+        slack_erasure=settings.slack_erasure,
     )
 
 
