@@ -1,7 +1,8 @@
 """`yorozu serve` under load, as README starts it: acknowledgements while its worker is busy.
 
 Measures what an owner's burst does to the process people run (issue 14), not the API alone:
-`yorozu serve` (the embedded default: SQLite, no Redis; and PostgreSQL + Redis) is started
+`yorozu serve` (the embedded default: SQLite, no Redis; PostgreSQL + Redis; and that with
+two more `yorozu worker` processes, as production scales the worker) is started
 as a real command with its LINE API pointed at the LINE stand-in, and every event it
 acknowledges is handled by its worker and answered through its dispatcher while the load
 goes on. Beside it, in the same run, the bare ASGI no-op under the same uvicorn settings.
@@ -26,6 +27,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -70,8 +72,12 @@ def signed_messages(count: int, *, seed: str) -> list[tuple[str, bytes]]:
 
 
 @contextlib.contextmanager
-def serve(database_url: str, line_url: str, redis_url: str | None = None) -> Iterator[str]:
-    """`yorozu serve` as README starts it (here with the bench's secrets and stand-in)."""
+def serve(
+    database_url: str, line_url: str, redis_url: str | None = None, *, workers: int = 0
+) -> Iterator[str]:
+    """`yorozu serve` as README starts it (here with the bench's secrets and stand-in), and
+    `workers` more `yorozu worker` processes beside it (PostgreSQL: how production scales);
+    their counters are added to serve's by `_metric` through EXTRA_METRICS."""
     port = free_port()
     env = {
         key: value
@@ -98,6 +104,26 @@ def serve(database_url: str, line_url: str, redis_url: str | None = None) -> Ite
             stderr=subprocess.DEVNULL,
         )
         base = f"http://127.0.0.1:{port}"
+        extra = []
+        for _ in range(workers):
+            metrics_port = free_port()
+            extra.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "yorozu.cli",
+                        "worker",
+                        "--metrics-port",
+                        str(metrics_port),
+                    ],
+                    cwd=folder,
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
+            EXTRA_METRICS[base].append(f"http://127.0.0.1:{metrics_port}")
         try:
             deadline = time.monotonic() + 90
             while time.monotonic() < deadline:
@@ -110,20 +136,33 @@ def serve(database_url: str, line_url: str, redis_url: str | None = None) -> Ite
             time.sleep(1.0)  # the child's roles start after the API answers
             yield base
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            for child in [process, *extra]:
+                child.terminate()
+            for child in [process, *extra]:
+                try:
+                    child.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+            EXTRA_METRICS.pop(base, None)
+
+
+EXTRA_METRICS: defaultdict[str, list[str]] = defaultdict(list)
+"""serve's base URL -> the /metrics bases of the workers started beside it."""
 
 
 def _metric(base: str, name: str) -> float:
-    text = httpx.get(base + "/metrics", timeout=10).text
-    return sum(
-        float(line.rsplit(" ", 1)[1])
-        for line in text.splitlines()
-        if line.startswith(name) and not line.startswith("#")
-    )
+    """Summed over serve and the workers beside it (a gauge of the shared database, such as
+    the inbox backlog, is read from serve alone)."""
+    bases = [base] if name == "yorozu_inbox_pending" else [base, *EXTRA_METRICS[base]]
+    total = 0.0
+    for url in bases:
+        text = httpx.get(url + "/metrics", timeout=10).text
+        total += sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith(name) and not line.startswith("#")
+        )
+    return total
 
 
 @dataclass
@@ -180,13 +219,17 @@ def run() -> tuple[float, list[Result]]:
         serve(f"sqlite:///{folder}/bench.db", line_url) as base,
     ):
         results.append(measure("serve, embedded (SQLite)", base, requests))
-    requests = signed_messages(200_000, seed="b")
-    with (
-        server("line") as line_url,
-        postgres_database() as database,
-        serve(database, line_url, REDIS) as base,
-    ):
-        results.append(measure("serve, PostgreSQL + Redis", base, requests))
+    for workers, seed in ((0, "b"), (2, "c")):
+        requests = signed_messages(200_000, seed=seed)
+        with (
+            server("line") as line_url,
+            postgres_database() as database,
+            serve(database, line_url, REDIS, workers=workers) as base,
+        ):
+            name = "serve, PostgreSQL + Redis"
+            if workers:
+                name += f", and {workers} more `yorozu worker` processes"
+            results.append(measure(name, base, requests))
     return bare, results
 
 
