@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.console import co_import, co_profile, staff_import
+from core.console import co_import, co_profile, organisation_import, staff_import
 from core.console.deactivate import Deactivated, set_active, set_staff_active
 from core.console.sheets import FieldForm
 from core.console.slack_users import SlackUserDirectory, unknown_users
@@ -286,3 +286,83 @@ async def save_staff(
         )
         changed["active"] = [not wanted_active, wanted_active]
     return staff, changed
+
+
+# -- a partner organisation -------------------------------------------------------------------
+
+ORGANISATION_FIELDS = (
+    "name",
+    "kind",
+    "prefecture",
+    "municipality",
+    "slack_channel_id",
+    "slack_team_id",
+)
+
+
+def blank_organisation() -> dict[str, Any]:
+    return {name: "" for name in ORGANISATION_FIELDS}
+
+
+def current_organisation(org: PartnerOrganisation) -> dict[str, Any]:
+    return {
+        "name": org.name,
+        "kind": org.kind.value,
+        "prefecture": org.prefecture_code or "",
+        "municipality": org.municipality or "",
+        "slack_channel_id": org.slack_channel_id or "",
+        "slack_team_id": org.slack_team_id or "",
+    }
+
+
+def read_organisation(
+    typed: dict[str, Any], catalog: Catalog
+) -> tuple[FieldForm, organisation_import.OrganisationRow]:
+    cells = {name: str(typed.get(name, "")) for name in ORGANISATION_FIELDS}
+    row = organisation_import.check_record(cells, catalog)
+    form = FieldForm(typed=dict(typed))
+    for field, problem in row.errors:
+        form.errors.setdefault(field, problem)
+    return form, row
+
+
+async def check_organisation(
+    session: AsyncSession,
+    form: FieldForm,
+    row: organisation_import.OrganisationRow,
+    *,
+    editing: PartnerOrganisation | None,
+) -> None:
+    """The same name in the same prefecture is the same organisation: edit that one."""
+    if "name" in form.errors:
+        return
+    found = (
+        await session.scalars(
+            select(PartnerOrganisation).where(PartnerOrganisation.name == row.name)
+        )
+    ).all()
+    if any(
+        org.prefecture_code == row.prefecture_code and (editing is None or org.id != editing.id)
+        for org in found
+    ):
+        form.errors["name"] = Text("console.person.duplicate_organisation")
+
+
+async def save_organisation(
+    session: AsyncSession,
+    form: FieldForm,
+    row: organisation_import.OrganisationRow,
+    *,
+    org: PartnerOrganisation | None,
+    actor_id: int | None,
+    now: datetime,
+) -> tuple[PartnerOrganisation, dict[str, list[Any]]]:
+    if not form.ok:
+        raise ValueError("save_organisation needs a form without errors")
+    before = organisation_import.snapshot(org) if org is not None else {}
+    org = await organisation_import.write_row(session, row, org)
+    changed = co_import.changes(before, organisation_import.snapshot(org))
+    if changed or not before:
+        action = "organisation.created" if not before else "organisation.changed"
+        session.add(organisation_import.audit_row(org, action, changed, actor_id=actor_id, now=now))
+    return org, changed

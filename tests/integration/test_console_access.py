@@ -27,10 +27,11 @@ from core.db.models import AuditLog, Coordinator, Hub, PartnerOrganisation, Part
 from core.staff import resolve_slack_user
 from core.text.normalize import normalize_phone
 from integrations.standins.server import ServerThread
+from integrations.standins.slack_api import SlackApiStandin, create_slack_api
 from integrations.standins.slack_oidc import SlackOidcStandin, create_slack_oidc
 from yorozu.app import create_app
 from yorozu.seed import seed
-from yorozu.settings import load_settings
+from yorozu.settings import DEV_SLACK_BOT_TOKEN, load_settings
 
 # The app builds its own engine from DATABASE_URL, which cannot carry the per-test PostgreSQL
 # schema; the console's queries are plain SQLAlchemy that the other suites run on both.
@@ -44,6 +45,30 @@ HQ_USER = "U0HQADMIN01"
 @pytest.fixture(scope="module")
 def oidc() -> Iterator[tuple[SlackOidcStandin, str]]:
     standin = create_slack_oidc({CLIENT_ID: CLIENT_SECRET})
+    server = ServerThread(standin.app).start()
+    yield standin, server.url
+    server.stop()
+
+
+KNOWN_IN_SLACK = (
+    "U0YAMADAH01",
+    "U0AOKI0001",
+    "U0ISHII001",
+    "U0UEDA0001",
+    "U0ETO00001",
+    "U0OGAWA001",
+    "U0MORI0001",
+    "U0HAYASHI1",
+    "U0NEWCO001",
+    "U0NEWSTAFF1",
+)
+"""The people these tests register: the Slack stand-in (strict, as Slack is) knows them, and
+answers user_not_found for anyone else."""
+
+
+@pytest.fixture(scope="module")
+def slack_api() -> Iterator[tuple[SlackApiStandin, str]]:
+    standin = create_slack_api([DEV_SLACK_BOT_TOKEN], strict=True)
     server = ServerThread(standin.app).start()
     yield standin, server.url
     server.stop()
@@ -84,9 +109,11 @@ async def console(
     database_url: str,
     session_factory: async_sessionmaker[AsyncSession],
     oidc: tuple[SlackOidcStandin, str],
+    slack_api: tuple[SlackApiStandin, str],
     clock: Any,
 ) -> AsyncIterator[Console]:
     standin, issuer = oidc
+    slack, slack_url = slack_api
     async with session_factory() as session, session.begin():
         await seed(session, demo=True, clock=clock)
         await create_hq_admin(
@@ -119,12 +146,15 @@ async def console(
         }
     for role, user in people.items():
         standin.add_user(user, TEAM, role)
+    for user in KNOWN_IN_SLACK:
+        slack.add_user(user, user.lower())
     settings = load_settings(
         database_url=database_url,
         redis_url=None,
         console_slack_client_id=CLIENT_ID,
         console_slack_client_secret=CLIENT_SECRET,
         slack_oidc_issuer=issuer,
+        slack_api_base_url=slack_url + "/api/",
         emulator_enabled=False,
     )
     app = create_app(settings, clock=clock)
