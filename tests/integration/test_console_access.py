@@ -87,6 +87,10 @@ class Console:
     """hub code -> names of its coordinators."""
     a_co: dict[str, int]
     """hub code -> the id of one of its active coordinators."""
+    a_staff: dict[int, int]
+    """organisation id -> the id of one of its staff members."""
+    staff_names: dict[int, set[str]]
+    """organisation id -> names of its staff."""
 
     def client(self) -> httpx.AsyncClient:
         transport = httpx.ASGITransport(app=self.app)
@@ -131,6 +135,14 @@ async def console(
         )
         assert admin is not None
         admin.console_admin = True
+        staff = (await session.scalars(select(PartnerStaff).order_by(PartnerStaff.id))).all()
+        staff_names: dict[int, set[str]] = {}
+        for person in staff:
+            staff_names.setdefault(person.organisation_id, set()).add(person.name)
+        a_staff = {
+            org.id: next(p.id for p in staff if p.organisation_id == org.id)
+            for org in (own_org, other_org)
+        }
         names: dict[str, set[str]] = {}
         a_co: dict[str, int] = {}
         for c in cos:
@@ -159,7 +171,18 @@ async def console(
     )
     app = create_app(settings, clock=clock)
     async with app.router.lifespan_context(app):
-        yield Console(app, standin, session_factory, people, own_org.id, other_org.id, names, a_co)
+        yield Console(
+            app,
+            standin,
+            session_factory,
+            people,
+            own_org.id,
+            other_org.id,
+            names,
+            a_co,
+            a_staff,
+            staff_names,
+        )
 
 
 def csrf_of(page: str) -> str:
@@ -327,6 +350,66 @@ EXPECTED: dict[str, dict[str, tuple[int, int]]] = {
         "co": (403, 403),
         "partner_admin": (200, 403),
     },
+    # One CO at a time: the form is the hub's managers'; a save with no name is refused on
+    # the field (422) for them, and never reaches the form for anyone else.
+    "co_new": {"hq": (200, 200), "cco": (200, 403), "co": (403, 403), "partner_admin": (403, 403)},
+    "co_new_save": {
+        "hq": (422, 422),
+        "cco": (422, 403),
+        "co": (403, 403),
+        "partner_admin": (403, 403),
+    },
+    "co_edit": {
+        "hq": (200, 200),
+        "cco": (200, 403),
+        "co": (403, 403),
+        "partner_admin": (403, 403),
+    },
+    "co_edit_save": {
+        "hq": (422, 422),
+        "cco": (422, 403),
+        "co": (403, 403),
+        "partner_admin": (403, 403),
+    },
+    # One partner organisation at a time is HQ's, like their CSV import.
+    "org_edit": {
+        "hq": (200, 200),
+        "cco": (403, 403),
+        "co": (403, 403),
+        "partner_admin": (403, 403),
+    },
+    "org_edit_save": {
+        "hq": (422, 422),
+        "cco": (403, 403),
+        "co": (403, 403),
+        "partner_admin": (403, 403),
+    },
+    # A partner organisation's staff: its admin's and HQ's.
+    "staff_new": {
+        "hq": (200, 200),
+        "cco": (403, 403),
+        "co": (403, 403),
+        "partner_admin": (200, 403),
+    },
+    "staff_new_save": {
+        "hq": (422, 422),
+        "cco": (403, 403),
+        "co": (403, 403),
+        "partner_admin": (422, 403),
+    },
+    "staff_edit": {
+        "hq": (200, 200),
+        "cco": (403, 403),
+        "co": (403, 403),
+        "partner_admin": (200, 403),
+    },
+    # Making an active staff member active again changes nothing: back to the organisation.
+    "staff_active": {
+        "hq": (303, 303),
+        "cco": (403, 403),
+        "co": (403, 403),
+        "partner_admin": (303, 403),
+    },
 }
 UNCHANGED = {
     code: {
@@ -393,6 +476,39 @@ async def _ask(
             return await client.get(f"/console/hubs/{hub}/access-requests")
         case "organisation":
             return await client.get(f"/console/organisations/{org}")
+        case "co_new":
+            return await client.get(f"/console/hubs/{hub}/coordinators/new")
+        case "co_new_save":
+            return await client.post(
+                f"/console/hubs/{hub}/coordinators/new",
+                data={"csrf": csrf, "name": "", "slack_user_id": "U0NEWCO001"},
+            )
+        case "co_edit":
+            return await client.get(f"/console/hubs/{hub}/coordinators/{console.a_co[hub]}/edit")
+        case "co_edit_save":
+            return await client.post(
+                f"/console/hubs/{hub}/coordinators/{console.a_co[hub]}/edit",
+                data={"csrf": csrf, "name": ""},
+            )
+        case "org_edit":
+            return await client.get(f"/console/organisations/{org}/edit")
+        case "org_edit_save":
+            return await client.post(
+                f"/console/organisations/{org}/edit", data={"csrf": csrf, "name": ""}
+            )
+        case "staff_new":
+            return await client.get(f"/console/organisations/{org}/staff/new")
+        case "staff_new_save":
+            return await client.post(
+                f"/console/organisations/{org}/staff/new", data={"csrf": csrf, "name": ""}
+            )
+        case "staff_edit":
+            return await client.get(f"/console/organisations/{org}/staff/{console.a_staff[org]}")
+        case "staff_active":
+            return await client.post(
+                f"/console/organisations/{org}/staff/{console.a_staff[org]}/active",
+                data={"csrf": csrf, "active": "1"},
+            )
     raise AssertionError(route)
 
 
@@ -414,14 +530,19 @@ async def test_every_route_answers_every_role_for_its_own_scope_only(console: Co
                     if role == "nobody":
                         assert answer.headers["location"] == "/console/login"
                     elif want == 303:
-                        assert answer.headers["location"].startswith("/console/hubs/")
+                        assert answer.headers["location"].startswith(
+                            ("/console/hubs/", "/console/organisations/")
+                        )
                     if route == "settings_save" and want == 200:
                         assert "変更はありませんでした。" in answer.text
-                    # Never a name of a CO of a hub this person may not see.
-                    hidden = console.names["27"] if role != "hq" else set()
+                    # Never a name of a CO of a hub (or a staff member of an organisation)
+                    # this person may not see.
+                    hidden = set()
+                    if role != "hq":
+                        hidden = console.names["27"] | console.staff_names[console.other_org]
                     assert not {name for name in hidden if name in answer.text}, (role, route)
                     cells += 1
-    assert cells == len(ROLES) * len(EXPECTED) * 2 == 150
+    assert cells == len(ROLES) * len(EXPECTED) * 2 == 250
 
 
 # -- onboarding from a spreadsheet ---------------------------------------------------------------
@@ -825,6 +946,7 @@ async def test_a_co_keeps_their_own_hours_and_leave_but_not_anyone_elses(
 
 NATIONAL_ROUTES = (
     "/console/organisations",
+    "/console/organisations/new",
     "/console/organisations/import",
     "/console/national",
     "/console/national/budgets",
