@@ -1542,6 +1542,7 @@ def console_router(deps_of: DepsOf) -> APIRouter:
                 now=deps.clock.now(),
             )
             if staff is None:
+                request.session["flash"] = saved_notice(request, principal, True, saved.name)
                 return RedirectResponse(
                     f"/console/organisations/{organisation_id}", status_code=303
                 )

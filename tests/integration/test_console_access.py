@@ -1156,3 +1156,244 @@ async def test_a_cco_approves_an_access_request_in_the_console_and_a_co_may_not(
         assert staff is not None
         assert staff.is_partner
         assert staff.organisation_id == console.own_org
+
+
+# -- one person at a time ----------------------------------------------------------------------
+
+
+async def test_a_cco_adds_one_co_by_form_sees_each_mistake_on_its_field_and_loses_nothing(
+    console: Console, clock: Any
+) -> None:
+    from core.db.models import CoAvailabilityException, CoWeeklyAvailability
+
+    async with console.sessions() as session:
+        colleague = await session.get(Coordinator, console.a_co["13"])
+        assert colleague is not None
+        colleague_user, colleague_name = colleague.slack_user_id, colleague.name
+    async with console.client() as client:
+        await console.sign_in(client, console.people["cco"])
+        hub = await client.get("/console/hubs/13")
+        assert "コーディネーターを追加" in hub.text
+        form = await client.get("/console/hubs/13/coordinators/new")
+        assert form.status_code == 200
+        typed = {
+            "csrf": csrf_of(form.text),
+            "name": "新田 六花",
+            "name_kana": "にった りっか",
+            "role": "co",
+            "specialties": ["sales_channels", "it"],
+            "qualifications": "中小企業診断士、ITコーディネータ",
+            "self_introduction": "小売店のネット販売を一緒に考えます。",
+            "slack_user_id": "U0NOBODY01",
+            "email": "nitta@hub13.example",
+            "capacity": "12",
+            "weekly": "月 09:00-12:00 来所\n月 11:00-13:00 オンライン",
+            "exceptions": "2026-06-10 休み 研修",
+            "active": "1",
+        }
+        unknown = await client.post("/console/hubs/13/coordinators/new", data=typed)
+        assert unknown.status_code == 422
+        assert "直していただきたい項目があります。入力内容はそのまま残っています。" in unknown.text
+        assert "SlackにユーザーID「U0NOBODY01」の方が見つかりませんでした" in unknown.text
+        assert "「月 11:00-13:00 オンライン」が同じ曜日の別の時間と重なっています。" in unknown.text
+        for kept in (
+            'value="新田 六花"',
+            "小売店のネット販売を一緒に考えます。",
+            "2026-06-10 休み 研修",
+        ):
+            assert kept in unknown.text, kept
+        assert 'aria-invalid="true" aria-describedby="slack_user_id-error"' in unknown.text
+
+        # A colleague's Slack id is a duplicate person, named, not an overwrite.
+        twice = await client.post(
+            "/console/hubs/13/coordinators/new",
+            data={**typed, "slack_user_id": str(colleague_user), "weekly": "月 09:00-12:00"},
+        )
+        assert twice.status_code == 422
+        assert f"「{colleague_name}」としてすでに登録されています" in twice.text
+
+        fixed = {
+            **typed,
+            "slack_user_id": "u0newco001",
+            "weekly": "月 09:00-12:00 来所\n水 13:00-17:00 オンライン",
+        }
+        added = await client.post("/console/hubs/13/coordinators/new", data=fixed)
+        assert added.status_code == 303, added.text
+        hub = await client.get("/console/hubs/13")
+        assert "新田 六花さんの登録内容を保存しました。" in hub.text
+
+    async with console.sessions() as session:
+        co = await session.scalar(select(Coordinator).where(Coordinator.name == "新田 六花"))
+        assert co is not None
+        assert (co.slack_user_id, co.capacity, co.specialties) == (
+            "U0NEWCO001",
+            12,
+            ["sales_channels", "it"],
+        )
+        assert co.qualifications == ["中小企業診断士", "ITコーディネータ"]
+        weekly = (
+            await session.scalars(
+                select(CoWeeklyAvailability).where(CoWeeklyAvailability.co_id == co.id)
+            )
+        ).all()
+        assert sorted((w.weekday, w.start_time.hour) for w in weekly) == [(0, 9), (2, 13)]
+        leave = await session.scalar(
+            select(CoAvailabilityException).where(CoAvailabilityException.co_id == co.id)
+        )
+        assert leave is not None
+        assert (leave.day.isoformat(), leave.available, leave.note) == ("2026-06-10", False, "研修")
+        created = await session.scalar(
+            select(AuditLog).where(AuditLog.action == "coordinator.created")
+        )
+        assert created is not None
+        assert created.details["changes"]["capacity"] == [None, 12]
+        assert created.details["changes"]["slack_user_id"] == [None, "U0NEWCO001"]
+        co_id = co.id
+        # Known in Slack from now on, like an imported CO.
+        assert await resolve_slack_user(session, TEAM, "U0NEWCO001") is not None
+
+    async with console.client() as client:
+        await console.sign_in(client, console.people["cco"])
+        page = f"/console/hubs/13/coordinators/{co_id}/edit"
+        form = await client.get(page)
+        assert 'value="新田 六花"' in form.text
+        assert "水 13:00-17:00 オンライン" in form.text
+        edited = {**fixed, "csrf": csrf_of(form.text), "capacity": "8", "role": "cco"}
+        edited.pop("active")  # the box cleared: they leave
+        saved = await client.post(page, data=edited)
+        assert saved.status_code == 200, saved.text
+        assert "新田 六花さんの登録内容を保存しました。" in saved.text
+        audit = await client.get("/console/hubs/13/audit")
+        assert "コーディネーターの登録内容を変更" in audit.text
+        assert "コーディネーターを無効化" in audit.text
+
+    async with console.sessions() as session:
+        co = await session.get(Coordinator, co_id)
+        assert co is not None
+        assert (co.capacity, co.role.value, co.active) == (8, "cco", False)
+        changed = await session.scalar(
+            select(AuditLog).where(AuditLog.action == "coordinator.changed")
+        )
+        assert changed is not None
+        assert changed.details["changes"]["capacity"] == [12, 8]
+        assert changed.details["changes"]["role"] == ["co", "cco"]
+        assert await resolve_slack_user(session, TEAM, "U0NEWCO001") is None
+
+
+async def test_a_sheet_row_with_a_slack_id_slack_does_not_know_is_marked_before_anything_is_written(
+    console: Console,
+) -> None:
+    sheet = "氏名,SlackユーザーID\n山田 花子,U0YAMADAH01\n谷 未知,U0UNKNOWN99\n"
+    async with console.client() as client:
+        await console.sign_in(client, console.people["cco"])
+        form = await client.get("/console/hubs/13/coordinators/import")
+        checked = await client.post(
+            "/console/hubs/13/coordinators/import",
+            data={"csrf": csrf_of(form.text), "mode": "apply", "csv_text": sheet},
+        )
+        assert checked.status_code == 422
+        assert "SlackにユーザーID「U0UNKNOWN99」の方が見つかりませんでした" in checked.text
+    async with console.sessions() as session:
+        assert (
+            await session.scalar(select(Coordinator).where(Coordinator.name == "山田 花子")) is None
+        )
+
+
+async def test_a_partner_admin_adds_a_staff_member_by_form_then_deactivates_them(
+    console: Console,
+) -> None:
+    base = f"/console/organisations/{console.own_org}"
+    async with console.client() as client:
+        await console.sign_in(client, console.people["partner_admin"])
+        landing = await client.get(base)
+        assert "職員を追加" in landing.text
+        form = await client.get(f"{base}/staff/new")
+        typed = {
+            "csrf": csrf_of(form.text),
+            "name": "松本 七海",
+            "title": "経営指導員",
+            "phone": "12",
+            "slack_user_id": "U0NOBODY02",
+            "active": "1",
+        }
+        wrong = await client.post(f"{base}/staff/new", data=typed)
+        assert wrong.status_code == 422
+        assert "電話番号として読めませんでした" in wrong.text
+        assert "SlackにユーザーID「U0NOBODY02」の方が見つかりませんでした" in wrong.text
+        assert 'value="松本 七海"' in wrong.text
+        fixed = {**typed, "phone": "03-9876-5432", "slack_user_id": "U0NEWSTAFF1"}
+        added = await client.post(f"{base}/staff/new", data=fixed)
+        assert added.status_code == 303, added.text
+        page = await client.get(base)
+        assert "松本 七海さんの登録内容を保存しました。" in page.text
+        async with console.sessions() as session:
+            staff = await session.scalar(
+                select(PartnerStaff).where(PartnerStaff.slack_user_id == "U0NEWSTAFF1")
+            )
+            assert staff is not None
+            staff_id = staff.id
+            assert await resolve_slack_user(session, TEAM, "U0NEWSTAFF1") is not None
+        again = await client.post(f"{base}/staff/new", data=fixed)
+        assert again.status_code == 422
+        assert "「松本 七海」としてすでに登録されています" in again.text
+
+        gone = await client.post(
+            f"{base}/staff/{staff_id}/active", data={"csrf": csrf_of(page.text), "active": "0"}
+        )
+        assert gone.status_code == 303
+        page = await client.get(base)
+        assert "松本 七海さんを無効にしました。" in page.text
+        assert "松本 七海" in page.text  # history kept: still listed, inactive
+
+    async with console.sessions() as session:
+        # Slack no longer knows them as partner staff: a hand-over is refused with the
+        # catalog's polite answer for someone not registered.
+        assert await resolve_slack_user(session, TEAM, "U0NEWSTAFF1") is None
+        actions = (
+            await session.scalars(
+                select(AuditLog.action).where(AuditLog.action.like("partner_staff.%"))
+            )
+        ).all()
+        assert {"partner_staff.created", "partner_staff.deactivated"} <= set(actions)
+        kept = await session.get(PartnerStaff, staff_id)
+        assert kept is not None
+        assert kept.active is False
+
+
+async def test_hq_adds_and_edits_one_partner_organisation_by_form(console: Console) -> None:
+    async with console.client() as client:
+        await console.sign_in(client, console.people["hq"])
+        form = await client.get("/console/organisations/new")
+        assert form.status_code == 200
+        typed = {
+            "csrf": csrf_of(form.text),
+            "name": "テスト村商工会",
+            "kind": "",
+            "prefecture": "13",
+            "municipality": "檜原村",
+            "slack_channel_id": "x",
+        }
+        wrong = await client.post("/console/organisations/new", data=typed)
+        assert wrong.status_code == 422
+        assert "種別は" in wrong.text
+        assert 'value="檜原村"' in wrong.text
+        fixed = {**typed, "kind": "shokokai", "slack_channel_id": "C0TESTVIL1"}
+        added = await client.post("/console/organisations/new", data=fixed)
+        assert added.status_code == 303, added.text
+        target = added.headers["location"]
+        again = await client.post("/console/organisations/new", data=fixed)
+        assert again.status_code == 422
+        assert "同じ都道府県に同じ名称の支援機関がすでに登録されています" in again.text
+        edit = await client.get(f"{target}/edit")
+        saved = await client.post(
+            f"{target}/edit",
+            data={**fixed, "csrf": csrf_of(edit.text), "municipality": "檜原村、奥多摩町"},
+        )
+        assert saved.status_code == 200, saved.text
+        assert "保存しました" in saved.text
+    async with console.sessions() as session:
+        row = await session.scalar(
+            select(AuditLog).where(AuditLog.action == "organisation.changed")
+        )
+        assert row is not None
+        assert row.details["changes"]["municipality"] == ["檜原村", "檜原村、奥多摩町"]
