@@ -238,6 +238,7 @@ def _console_deps(container: Container) -> Any:
     secret (the console says so on its sign-in page when they are missing)."""
     from bots.console.router import ConsoleDeps
     from core.i18n import Catalog
+    from yorozu.slack_users import slack_directory
 
     settings = container.settings
     slack = None
@@ -262,28 +263,6 @@ def _console_deps(container: Container) -> Any:
         slack=slack,
         directory=slack_directory(container),
     )
-
-
-def slack_directory(container: Container) -> Any:
-    """users.info for the Slack ids typed into the console and `yorozu admin` (the bot token
-    of the person's workspace: the single token, or the workspace's installation)."""
-    from core.staff import DEFAULT_TEAM
-    from integrations.slack.directory import SlackUsersDirectory
-    from yorozu.slack_tokens import SlackTokens, installation_store
-
-    settings = container.settings
-    tokens = SlackTokens(
-        settings,
-        installation_store=installation_store(
-            settings, container.engine, container.session_factory, container.clock
-        ),
-    )
-
-    async def token_for(team_id: str | None) -> str | None:
-        team = None if team_id in (None, DEFAULT_TEAM) else team_id
-        return await tokens.token_for(team, None)
-
-    return SlackUsersDirectory(str(settings.slack_api_base_url), token_for)
 
 
 class RequestIdMiddleware:
