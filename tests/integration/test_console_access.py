@@ -33,9 +33,7 @@ from yorozu.app import create_app
 from yorozu.seed import seed
 from yorozu.settings import DEV_SLACK_BOT_TOKEN, load_settings
 
-# The app builds its own engine from DATABASE_URL, which cannot carry the per-test PostgreSQL
-# schema; the console's queries are plain SQLAlchemy that the other suites run on both.
-pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+# Both databases: the app is given the run's PostgreSQL schema (create_app's search_path).
 
 CLIENT_ID, CLIENT_SECRET = "1234.5678", "console-test-secret"
 TEAM = "default"
@@ -115,6 +113,8 @@ async def console(
     oidc: tuple[SlackOidcStandin, str],
     slack_api: tuple[SlackApiStandin, str],
     clock: Any,
+    backend: str,
+    request: pytest.FixtureRequest,
 ) -> AsyncIterator[Console]:
     standin, issuer = oidc
     slack, slack_url = slack_api
@@ -169,7 +169,8 @@ async def console(
         slack_api_base_url=slack_url + "/api/",
         emulator_enabled=False,
     )
-    app = create_app(settings, clock=clock)
+    schema = request.getfixturevalue("postgres_schema") if backend == "postgresql" else None
+    app = create_app(settings, clock=clock, search_path=schema)
     async with app.router.lifespan_context(app):
         yield Console(
             app,
