@@ -1398,3 +1398,78 @@ async def test_hq_adds_and_edits_one_partner_organisation_by_form(console: Conso
         )
         assert row is not None
         assert row.details["changes"]["municipality"] == ["檜原村", "檜原村、奥多摩町"]
+
+
+async def test_a_cco_sets_the_cco_channel_business_hours_escalation_and_survey_timing(
+    console: Console, clock: Any
+) -> None:
+    from datetime import time
+
+    from core.db.models import OutboxMessage
+    from core.hub_calendar import hub_calendar
+    from core.i18n import Text
+    from core.messages import OutgoingMessage
+    from core.notify import notify_cco
+
+    async with console.client() as client:
+        await console.sign_in(client, console.people["cco"])
+        form = await client.get("/console/hubs/13/settings")
+        assert "チーフ向けのチャンネルID" in form.text
+        typed = {
+            **UNCHANGED["13"],
+            "csrf": csrf_of(form.text),
+            "slack_cco_channel_id": "C0CHIEFS13",
+            "business_opens": "10:00",
+            "business_closes": "9:30",
+            "escalation_hq_hours": "300",
+            "survey_send_at": "25:00",
+        }
+        wrong = await client.post("/console/hubs/13/settings", data=typed)
+        assert wrong.status_code == 422
+        assert "終える時刻は、始める時刻より後にしてください。" in wrong.text
+        assert 'aria-describedby="escalation_hq_hours-error"' in wrong.text
+        assert 'aria-describedby="survey_send_at-error"' in wrong.text
+        assert 'value="C0CHIEFS13"' in wrong.text  # kept as typed
+        fixed = {
+            **typed,
+            "business_closes": "18:00",
+            "escalation_hq_hours": "8",
+            "survey_send_at": "11:30",
+        }
+        saved = await client.post("/console/hubs/13/settings", data=fixed)
+        assert saved.status_code == 200, saved.text
+        assert "保存しました。" in saved.text
+        assert 'value="11:30"' in saved.text
+
+    async with console.sessions() as session, session.begin():
+        hub = await session.scalar(select(Hub).where(Hub.code == "13"))
+        assert hub is not None
+        assert (hub.escalation_hq_hours, hub.survey_send_at) == (8, time(11, 30))
+        calendar = await hub_calendar(session, hub.id, today=clock.now().date())
+        assert (calendar.day_start, calendar.day_end) == (time(10, 0), time(18, 0))
+        row = await session.scalar(
+            select(AuditLog)
+            .where(AuditLog.action == "hub.settings_changed")
+            .order_by(AuditLog.id.desc())
+        )
+        assert row is not None
+        assert row.details["changes"]["slack_cco_channel_id"] == ["", "C0CHIEFS13"]
+        assert row.details["changes"]["business_opens"] == ["", "10:00"]
+        assert row.details["changes"]["survey_send_at"] == ["", "11:30"]
+        # The CCOs' notices now go to their channel, not to each CCO's DMs.
+        told = await notify_cco(
+            session,
+            hub,
+            OutgoingMessage(texts=(Text("common.verbatim", value="test"),)),
+            key="settings-test",
+            now=clock.now(),
+        )
+        assert told == 1
+        sent = (
+            await session.scalars(
+                select(OutboxMessage.recipient).where(
+                    OutboxMessage.idempotency_key.like("settings-test%")
+                )
+            )
+        ).all()
+        assert sent == ["C0CHIEFS13"]
