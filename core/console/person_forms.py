@@ -1,9 +1,9 @@
-"""One person at a time: the console's forms to add or change a CO/CCO or a partner's staff.
+"""One record at a time: the console's forms for a CO/CCO, a partner organisation, its staff.
 
 A hub going live imports its sheet; after that people arrive one by one (a new CO in
 October, a 経営指導員 replacing another), and a CCO should not have to build a one-row CSV
 for it. These forms check each value with the very functions the CSV import uses
-(co_import.check_record, staff_import.check_record) and write through the same
+(co_import/staff_import/organisation_import.check_record) and write through the same
 `write_row`, so a form, a sheet and `yorozu admin` can never disagree on what is valid.
 
 What a form adds over a sheet row: a Slack user already registered as someone else is a
