@@ -1192,6 +1192,12 @@ async def test_a_cco_adds_one_co_by_form_sees_each_mistake_on_its_field_and_lose
             "exceptions": "2026-06-10 休み 研修",
             "active": "1",
         }
+        stale = await client.post(
+            "/console/hubs/13/coordinators/new", data={**typed, "csrf": "stale"}
+        )
+        assert stale.status_code == 400
+        assert "フォームの有効期限が切れました" in stale.text
+        assert "小売店のネット販売を一緒に考えます。" in stale.text  # kept for the retry
         unknown = await client.post("/console/hubs/13/coordinators/new", data=typed)
         assert unknown.status_code == 422
         assert "直していただきたい項目があります。入力内容はそのまま残っています。" in unknown.text
