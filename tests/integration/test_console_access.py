@@ -968,6 +968,13 @@ async def test_only_hq_sees_and_registers_partner_organisations(console: Console
             for route in NATIONAL_ROUTES:
                 assert (await client.get(route)).status_code == 403, (role, route)
                 cells += 1
+            # Adding an organisation by form is HQ's too, whatever the form says.
+            page = await client.get("/console", follow_redirects=True)
+            posted = await client.post(
+                "/console/organisations/new",
+                data={"csrf": csrf_of(page.text), "name": "勝手な商工会", "kind": "shokokai"},
+            )
+            assert posted.status_code == 403, role
     async with console.client() as client:
         for route in NATIONAL_ROUTES:
             assert (await client.get(route)).status_code == 303
