@@ -1280,6 +1280,20 @@ async def test_a_cco_adds_one_co_by_form_sees_each_mistake_on_its_field_and_lose
         audit = await client.get("/console/hubs/13/audit")
         assert "コーディネーターの登録内容を変更" in audit.text
         assert "コーディネーターを無効化" in audit.text
+        # The page as saved, sent again, changes nothing and writes no audit row.
+        shown = await client.get(page)
+        same: dict[str, Any] = {
+            name: value
+            for name, value in re.findall(
+                r'<input id="([a-z_]+)" name="[a-z_]+" type="[a-z]+" value="([^"]*)"', shown.text
+            )
+        }
+        same |= dict(re.findall(r'<textarea id="([a-z_]+)"[^>]*>([^<]*)</textarea>', shown.text))
+        same["role"] = "cco"
+        same["specialties"] = ["sales_channels", "it"]
+        again = await client.post(page, data={**same, "csrf": csrf_of(shown.text)})
+        assert again.status_code == 200, again.text
+        assert "変更はありませんでした。" in again.text
 
     async with console.sessions() as session:
         co = await session.get(Coordinator, co_id)
