@@ -22,6 +22,13 @@ A person (`erase_person`):
   moment loses payload, recipient and ordering key (the same markers);
 * their cases (`erase_cases`, which also erases the done Slack messages about them: cards,
   DMs) and their survey and review comments;
+* on a request, what is still planned ends (core.privacy.planned: upcoming bookings cancelled
+  and the CO told, planned surveys and follow-ups cancelled), and Slack's own copies of the
+  messages about their cases are edited to the erased form or deleted through the outbox
+  (core.privacy.slack);
+* on a request, the other person rows that are the same human: a partner's hand-over contact
+  for one of their businesses with the same phone, e-mail or name (core.partners.handover
+  makes one when it cannot tell); each is erased the same way, with its own audit row;
 * the phone of their businesses, when it is their number or nobody else (not erased) is linked
   to the business;
 * one `person.erased` audit row: person id, why, and how many rows of each kind were erased.
@@ -55,6 +62,7 @@ from core.db.models import (
     ConsentRecord,
     ConsultationRecord,
     ConversationStateRow,
+    Coordinator,
     CoReview,
     InboxEvent,
     OutboxMessage,
@@ -66,6 +74,8 @@ from core.db.models import (
     SurveyAnswer,
 )
 from core.domain.enums import ActorKind, InboxStatus, OutboxStatus, Platform
+from core.privacy.planned import end_planned
+from core.privacy.slack import SlackErasure, SlackTarget, cancel_waiting, erase_in_slack
 from core.surveys.planning import COMMENT_QUESTION
 
 ERASED_KEY: Final = "erased"
@@ -97,6 +107,10 @@ class Erasure:
     fresh: bool = False
     """The person was not erased before."""
     counts: dict[str, int] = field(default_factory=dict)
+    slack: list[SlackTarget] = field(default_factory=list)
+    """The Slack messages queued to be edited or deleted (ids only)."""
+    people: list[int] = field(default_factory=list)
+    """Every person row erased: this one first, then the same human's other rows."""
 
     def add(self, kind: str, rows: int) -> None:
         self.counts[kind] = self.counts.get(kind, 0) + rows
@@ -163,7 +177,9 @@ async def scrub_outbox(session: AsyncSession, *where: ColumnElement[bool]) -> in
     return _rows(result)
 
 
-async def erase_cases(session: AsyncSession, case_ids: Sequence[int]) -> dict[str, int]:
+async def erase_cases(
+    session: AsyncSession, case_ids: Sequence[int], *, before: datetime | None = None
+) -> dict[str, int]:
     """Blank the free text of these cases; rows, statuses, dates and counts stay.
 
     The description, status-history notes, referral reasons and outcomes, booking places and
@@ -246,7 +262,13 @@ async def erase_cases(session: AsyncSession, case_ids: Sequence[int]) -> dict[st
         counts["review_comments"] += await _blank_review_comments(
             session, CoReview.consultation_id.in_(consultations)
         )
-        counts["outbox_messages"] += await scrub_outbox(session, OutboxMessage.case_id.in_(ids))
+        # `before`: the person was erased then; what was written about the case since (the
+        # Slack edits erasing it, the CO's note of a cancelled booking) is not theirs.
+        counts["outbox_messages"] += await scrub_outbox(
+            session,
+            OutboxMessage.case_id.in_(ids),
+            *((OutboxMessage.created_at < before,) if before is not None else ()),
+        )
     return counts
 
 
@@ -277,8 +299,15 @@ async def erase_person(
     *,
     now: datetime,
     reason: ErasureReason,
+    slack: SlackErasure = SlackErasure.UPDATE,
+    actor: tuple[ActorKind, int | None] | None = None,
+    same_human: bool = True,
 ) -> Erasure | None:
     """Erase everything personal tied to this person (module docstring); None if no such person.
+
+    `slack` says whether Slack's copies are edited or deleted (the SLACK_ERASURE setting);
+    `actor` is who asked when it is not the person themself (an operator's 消去), for the
+    audit row; `same_human` looks for the same human's other person rows (off for those).
 
     In the caller's transaction. Safe to repeat: a second run finds nothing left and writes no
     second audit row. On PostgreSQL the person row is locked first, so two runs at once (two
@@ -293,6 +322,7 @@ async def erase_person(
     if person is None:
         return None
     erasure = Erasure(fresh=person.erased_at is None)
+    erased_before = person.erased_at
     named = {
         "phone": person.phone,
         "email": person.email,
@@ -302,8 +332,23 @@ async def erase_person(
     # Cases first: the nightly run locks cases, then what hangs on them, then businesses;
     # taking them in that order too (after the person) leaves no lock cycle with it.
     case_ids = list(await session.scalars(select(Case.id).where(Case.person_id == person_id)))
-    for kind, rows in (await erase_cases(session, case_ids)).items():
+    aliases: list[int] = []
+    if reason is ErasureReason.REQUEST:
+        if same_human:
+            aliases = await same_human_rows(session, person)
+        erasure.add(
+            "slack_cancelled", await cancel_waiting(session, case_ids, before=erased_before)
+        )
+        for kind, rows in (await end_planned(session, person_id, case_ids, now=now)).items():
+            erasure.add(kind, rows)
+    for kind, rows in (await erase_cases(session, case_ids, before=erased_before)).items():
         erasure.add(kind, rows)
+    if reason is ErasureReason.REQUEST:
+        erasure.add("home_views", await _scrub_home_views(session, case_ids, erased_before))
+        erasure.slack = await erase_in_slack(
+            session, case_ids, now=now, mode=slack, before=erased_before
+        )
+        erasure.add("slack_messages", len(erasure.slack))
     await _erase_identities(session, person_id, erasure)
     if reason is ErasureReason.REQUEST:
         # (Past the retention period such forms are long erased by the nightly run.)
@@ -338,14 +383,18 @@ async def erase_person(
         "review_comments", await _blank_review_comments(session, CoReview.survey_id.in_(surveys))
     )
 
+    if actor is not None:
+        actor_kind, actor_id = actor
+    elif reason is ErasureReason.REQUEST:
+        actor_kind, actor_id = ActorKind.PERSON, person_id
+    else:
+        actor_kind, actor_id = ActorKind.SYSTEM, None
     if erasure.changed:
         session.add(
             AuditLog(
                 at=now,
-                actor_kind=ActorKind.PERSON
-                if reason is ErasureReason.REQUEST
-                else ActorKind.SYSTEM,
-                actor_id=person_id if reason is ErasureReason.REQUEST else None,
+                actor_kind=actor_kind,
+                actor_id=actor_id,
                 action=PERSON_ERASED,
                 case_id=None,
                 hub_id=None,
@@ -358,7 +407,105 @@ async def erase_person(
             )
         )
     await session.flush()
+    erasure.people.append(person_id)
+    for alias in aliases:
+        other = await erase_person(
+            session, alias, now=now, reason=reason, slack=slack, actor=actor, same_human=False
+        )
+        if other is not None and other.changed:
+            # (Their own audit row says what was erased of them; this answer sums both.)
+            erasure.people.append(alias)
+            erasure.slack.extend(other.slack)
+            for kind, rows in other.counts.items():
+                erasure.add(kind, rows)
+            erasure.add("same_human_people", 1)
     return erasure
+
+
+HOME_KIND: Final = "slack_home"
+
+
+async def _scrub_home_views(
+    session: AsyncSession, case_ids: Sequence[int], before: datetime | None
+) -> int:
+    """The App Home views sent to the COs of these cases list them (business or name, the
+    description, the last message): their copies in the outbox go. The COs' homes are
+    published again by whoever erased (core.privacy.requests.ErasurePlan.coordinators)."""
+    if not case_ids:
+        return 0
+    users = [
+        user
+        for user in await session.scalars(
+            select(Coordinator.slack_user_id).where(
+                Coordinator.id.in_(
+                    select(Case.assigned_co_id).where(
+                        Case.id.in_(case_ids), Case.assigned_co_id.is_not(None)
+                    )
+                ),
+                Coordinator.slack_user_id.is_not(None),
+            )
+        )
+        if user
+    ]
+    if not users:
+        return 0
+    return await scrub_outbox(
+        session,
+        OutboxMessage.platform == Platform.SLACK,
+        OutboxMessage.kind == HOME_KIND,
+        OutboxMessage.recipient.in_(users),
+        *((OutboxMessage.created_at < before,) if before is not None else ()),
+    )
+
+
+def name_key(name: str | None) -> str:
+    """A person's name compared as the hand-over compares it: spaces of any width ignored."""
+    return "".join((name or "").split())
+
+
+async def same_human_rows(session: AsyncSession, person: Person) -> list[int]:
+    """Other, not yet erased person rows linked to this person's businesses (their own or
+    their cases') with the same phone, e-mail or name: a partner's hand-over contact."""
+    businesses = union(
+        select(PersonBusiness.business_id.label("id")).where(PersonBusiness.person_id == person.id),
+        select(Case.business_id.label("id")).where(
+            Case.person_id == person.id, Case.business_id.is_not(None)
+        ),
+    ).subquery()
+    linked = union(
+        select(PersonBusiness.person_id.label("id")).where(
+            PersonBusiness.business_id.in_(select(businesses.c.id))
+        ),
+        select(Case.person_id.label("id")).where(
+            Case.business_id.in_(select(businesses.c.id)), Case.person_id.is_not(None)
+        ),
+    ).subquery()
+    candidates = await session.scalars(
+        select(Person)
+        .where(
+            Person.id.in_(select(linked.c.id)),
+            Person.id != person.id,
+            Person.erased_at.is_(None),
+        )
+        .order_by(Person.id)
+    )
+    names = {
+        key
+        for key in (
+            name_key(person.display_name),
+            name_key(f"{person.family_name or ''}{person.given_name or ''}"),
+        )
+        if key
+    }
+    found: list[int] = []
+    for other in candidates:
+        if (
+            (person.phone and other.phone == person.phone)
+            or (person.email and other.email and other.email.lower() == person.email.lower())
+            or (names and name_key(other.display_name) in names)
+        ):
+            found.append(other.id)
+    return found
 
 
 async def _erase_identities(session: AsyncSession, person_id: int, erasure: Erasure) -> None:

@@ -264,6 +264,7 @@ def _console_deps(container: Container) -> Any:
         catalog=Catalog.load(),
         slack=slack,
         directory=slack_directory(container),
+        slack_erasure=settings.slack_erasure,
     )
 
 

@@ -237,11 +237,13 @@ def _register_subcommands() -> None:
     from yorozu.cli_dispatch import dispatcher_command
     from yorozu.cli_inbox import inbox_app, worker_command
     from yorozu.cli_line import line_app
+    from yorozu.cli_privacy import privacy_app
     from yorozu.demo.cli import demo_command
 
     app.add_typer(inbox_app, name="inbox", help="Inspect and replay stored inbound events.")
     app.add_typer(line_app, name="line", help="LINE account set-up: rich menus.")
     app.add_typer(admin_app, name="admin", help="Console administration: HQ, CO imports.")
+    app.add_typer(privacy_app, name="privacy", help="APPI requests: find, export, correct, erase.")
     app.command("worker")(worker_command)
     app.command("dispatcher")(dispatcher_command)
     app.command("demo")(demo_command)

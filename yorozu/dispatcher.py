@@ -71,6 +71,7 @@ from core.outbox.policy import (
     TokenSpent,
 )
 from core.outbox.store import ClaimedMessage
+from core.privacy.slack import DELETE_KIND, FILE_DELETE_KIND, UPDATE_KIND
 from core.workspaces import DISCONNECTED, NOT_INSTALLED, Workspace, hub_workspaces, tell_hq_and_cco
 from integrations.line.client import LineSender
 from integrations.line.content import LineContent
@@ -94,7 +95,7 @@ REPLY_TOKEN_LIFE = timedelta(seconds=60)
 MAX_PACE_WAIT_SECONDS = 0.5
 HISTORY_MARGIN = timedelta(seconds=10)
 """A look-up starts this long before the first attempt: the clocks of Slack and ours differ."""
-SLACK_POST_KINDS_EXCLUDED = frozenset({"slack_home", "slack_update"})
+SLACK_POST_KINDS_EXCLUDED = frozenset({"slack_home", UPDATE_KIND, DELETE_KIND, FILE_DELETE_KIND})
 
 
 @dataclass
@@ -160,6 +161,8 @@ class Dispatcher:
         self.line = line or LineSender(str(settings.line_api_base_url), timeout=timeout)
         self.line_content = LineContent(str(settings.line_data_api_base_url))
         self._slack_locales: dict[str, tuple[str, float]] = {}
+        self._dm_channels: dict[str, str] = {}
+        """A user id → the id of the app's DM with them (conversations.open)."""
         """Slack user id -> (the language their DMs are written in, until when it holds)."""
         self.slack = slack or SlackSender(
             str(settings.slack_api_base_url),
@@ -626,7 +629,8 @@ class Dispatcher:
             return token
         if kind == "slack_home":
             key = f"slack:views:{message.channel_id}"
-        elif kind == "slack_update":
+        elif kind in (UPDATE_KIND, DELETE_KIND, FILE_DELETE_KIND):
+            # chat.update, chat.delete and files.delete share the per-workspace method pace.
             key = f"slack:update:{message.channel_id}"
         else:
             key = f"slack:post:{raw.get('channel') or message.recipient}"
@@ -637,18 +641,24 @@ class Dispatcher:
             return await self._send_slack_file(message, raw, token, key)
         if kind == "slack_home":
             call = self.slack.publish_home(message.recipient, raw["view"], token=token)
-        elif kind == "slack_update":
+        elif kind == FILE_DELETE_KIND:
+            call = _gone_is_done(self.slack.delete_file(str(raw.get("file") or ""), token=token))
+        elif kind in (UPDATE_KIND, DELETE_KIND):
             ts = raw.get("ts")
             if not ts and raw.get("ts_ref"):
                 ts, unresolved = await self._resolve_ts_ref(str(raw["ts_ref"]), message)
                 if unresolved is not None:
                     return _Result(unresolved, "none")
-            text, blocks = str(raw.get("text") or ""), raw.get("blocks")
-            if "messages" in raw:
-                text, blocks = self._render_slack(raw, message.locale)
-            call = self.slack.update(
-                str(raw.get("channel") or message.recipient), str(ts), text, blocks, token=token
-            )
+            where = await self._message_channel(str(raw.get("channel") or message.recipient), token)
+            if isinstance(where, _Result):
+                return where
+            if kind == DELETE_KIND:
+                call = _gone_is_done(self.slack.delete(where, str(ts), token=token))
+            else:
+                text, blocks = str(raw.get("text") or ""), raw.get("blocks")
+                if "messages" in raw:
+                    text, blocks = self._render_slack(raw, message.locale)
+                call = self.slack.update(where, str(ts), text, blocks, token=token)
         else:
             channel = str(raw.get("channel") or message.recipient)
             thread_ts = raw.get("thread_ts") or payload.get("thread_ts")
@@ -687,6 +697,24 @@ class Dispatcher:
                 token=token,
             )
         return await self._slack_result(message, call, key)
+
+    async def _message_channel(self, channel: str, token: str) -> str | _Result:
+        """Where a posted message lives, for chat.update and chat.delete: a DM was posted to
+        the user's id, but Slack edits it only by the DM's own channel id (D…), which
+        conversations.open answers (kept for the process's life: it never changes)."""
+        if channel[:1] not in ("U", "W"):
+            return channel
+        cached = self._dm_channels.get(channel)
+        if cached is not None:
+            return cached
+        outcome, dm = await self.slack.open_dm(channel, token=token)
+        if not outcome.succeeded or not dm:
+            decision = policy.classify(
+                outcome, platform="slack", endpoint="slack", attempt=0, rng=self.rng
+            )
+            return _Result(decision, "slack")
+        self._dm_channels[channel] = dm
+        return dm
 
     async def _reader_locale(self, message: ClaimedMessage, channel: str, token: str) -> str:
         """The language a DM is written in: its reader's Slack client language (English when
@@ -875,6 +903,17 @@ class Dispatcher:
         await self.line.aclose()
         await self.line_content.aclose()
         await self.slack.aclose()
+
+
+GONE_ERRORS = frozenset({"message_not_found", "file_not_found", "file_deleted"})
+"""A deletion whose message or file is gone already (someone removed it in Slack) is done."""
+
+
+async def _gone_is_done(call: Awaitable[SendOutcome]) -> SendOutcome:
+    outcome = await call
+    if outcome.error in GONE_ERRORS:
+        return SendOutcome(status=outcome.status, ok=True)
+    return outcome
 
 
 def _reason_label(reason: str) -> str:

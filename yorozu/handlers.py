@@ -15,6 +15,7 @@ from core.i18n import Text
 from core.owners.events import OwnerEventKind
 from core.owners.handler import handle_owner_event
 from core.owners.onboarding import ChannelContext
+from core.privacy.slack import SlackErasure
 from core.queues.sql import SqlAlchemyHubQueue
 from integrations.line.client import LineSender
 from yorozu.bootstrap import Container
@@ -25,7 +26,10 @@ DEFAULT_CHANNEL = "default"
 
 
 async def channel_context(
-    session: AsyncSession, channel_key: str, privacy_url: str
+    session: AsyncSession,
+    channel_key: str,
+    privacy_url: str,
+    slack_erasure: SlackErasure = SlackErasure.UPDATE,
 ) -> ChannelContext:
     """The default account is national (it asks the prefecture); others belong to a hub."""
     if channel_key == DEFAULT_CHANNEL:
@@ -35,16 +39,20 @@ async def channel_context(
             hub_name=Text("hub.national"),
             privacy_url=privacy_url,
             national=True,
+            slack_erasure=slack_erasure,
         )
     hub = await session.scalar(select(Hub).where(Hub.code == channel_key))
     if hub is None or hub.prefecture_code is None:
-        return ChannelContext(channel_key, None, Text("hub.national"), privacy_url, True)
+        return ChannelContext(
+            channel_key, None, Text("hub.national"), privacy_url, True, slack_erasure
+        )
     return ChannelContext(
         channel_key=channel_key,
         hub_id=hub.id,
         hub_name=Text("hub.name", prefecture=Text(f"prefecture.{hub.prefecture_code}")),
         privacy_url=privacy_url,
         national=False,
+        slack_erasure=slack_erasure,
     )
 
 
@@ -72,7 +80,9 @@ def build_handler(container: Container) -> Handler:
                 return
             if event.kind is OwnerEventKind.FOLLOW:
                 event = replace(event, language=await language_of(row.channel_id, event.user_id))
-            channel = await channel_context(session, row.channel_id, privacy_url)
+            channel = await channel_context(
+                session, row.channel_id, privacy_url, settings.slack_erasure
+            )
             queue = SqlAlchemyHubQueue.in_transaction(session)
             await handle_owner_event(session, event, channel, now, queue=queue)
             return

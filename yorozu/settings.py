@@ -16,6 +16,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
+from core.privacy.slack import SlackErasure
+
 DEFAULT_DATABASE_URL = "sqlite:///var/yorozu.db"
 # Development-only secrets let `make run` and the emulator work on a fresh machine; production
 # refuses them (and any unset secret), so a forgotten setting cannot go live.
@@ -152,6 +154,9 @@ class Settings(BaseSettings):
     """Further business hours after which HQ is told too (M = N + this)."""
     retention_days: Annotated[int, Field(ge=30)] = 1827
     """Personal data of cases closed this long (5 years) is erased nightly (invariant 8)."""
+    slack_erasure: SlackErasure = SlackErasure.UPDATE
+    """What erasing a person does to the Slack messages about them: update (edited in place
+    to the erased notice) or delete (chat.delete). The current card is refreshed either way."""
     worker_concurrency: Annotated[int | None, Field(ge=1, le=256)] = None
     rich_menu_font: str | None = None
 

@@ -29,6 +29,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bots.slack.home import refresh_homes
 from core import access_requests, dashboard, exports, figure_months, hub_lists
 from core.clock import Clock, fiscal_year, to_jst
 from core.console import (
@@ -54,6 +55,7 @@ from core.db.models import (
     Hub,
     PartnerOrganisation,
     PartnerStaff,
+    Person,
 )
 from core.db.session import unit_of_work
 from core.domain.enums import ActorKind, HubKind
@@ -62,6 +64,10 @@ from core.domain.topics import Specialty
 from core.figures import EMPTY as EMPTY_FIGURES
 from core.figures import HubFigures, sum_figures
 from core.i18n import Catalog, Text
+from core.privacy import requests as privacy
+from core.privacy.export import render_html
+from core.privacy.find import BadQuery, Query
+from core.privacy.slack import SlackErasure
 from core.queues.sql import SqlAlchemyHubQueue
 from core.surveys.aggregate import (
     Satisfaction,
@@ -85,6 +91,8 @@ class ConsoleDeps:
     """authlib's registered Slack client, or None when no Slack app is configured."""
     directory: SlackUserDirectory = field(default_factory=UncheckedDirectory)
     """Slack's users.info, asked about every Slack id typed in (core.console.slack_users)."""
+    slack_erasure: SlackErasure = SlackErasure.UPDATE
+    """What an erasure does to the Slack messages about the person (SLACK_ERASURE)."""
 
 
 DepsOf = Callable[[Request], ConsoleDeps]
@@ -1252,6 +1260,144 @@ def console_router(deps_of: DepsOf) -> APIRouter:
 
         return await guarded(request, Permission.VIEW_AUDIT, page, hub_code=code)
 
+    # -- APPI requests (個人情報の請求): HQ and the hub's CCO ------------------------------------
+
+    def operator_of(principal: Principal, hub: Hub) -> privacy.Operator:
+        return privacy.Operator(
+            kind=ActorKind.COORDINATOR, id=principal.coordinator_id, via="console", hub_id=hub.id
+        )
+
+    @router.get("/hubs/{code}/privacy", response_class=HTMLResponse)
+    async def privacy_page(request: Request, code: str) -> Response:
+        deps = deps_of(request)
+        names = ("line_user", "phone", "email", "name", "business", "case")
+        typed = {name: request.query_params.get(name, "").strip() for name in names}
+
+        async def page(session: AsyncSession, principal: Principal) -> Response:
+            hub = await session.scalar(select(Hub).where(Hub.code == code))
+            assert hub is not None
+            if not any(typed.values()):
+                return render(
+                    request, "privacy.html", principal, hub=hub, typed=typed, matches=None
+                )
+            query = Query(
+                line_user_id=typed["line_user"] or None,
+                phone=typed["phone"] or None,
+                email=typed["email"] or None,
+                name=typed["name"] or None,
+                business=typed["business"] or None,
+                case_number=typed["case"] or None,
+            )
+            try:
+                found = await privacy.find(
+                    session, query, operator=operator_of(principal, hub), now=deps.clock.now()
+                )
+            except BadQuery as problem:
+                error = deps.catalog.text(
+                    f"privacy.find.error.{problem.code}", _locale(request, principal)
+                )
+                return render(
+                    request,
+                    "privacy.html",
+                    principal,
+                    422,
+                    hub=hub,
+                    typed=typed,
+                    matches=None,
+                    error=error,
+                )
+            mine = await _people_of_hub(session, hub, [m.person_id for m in found])
+            matches = [m for m in found if m.person_id in mine]
+            return render(request, "privacy.html", principal, hub=hub, typed=typed, matches=matches)
+
+        return await guarded(request, Permission.HANDLE_PRIVACY, page, hub_code=code)
+
+    @router.get("/hubs/{code}/privacy/people/{person_id}/export.{fmt}")
+    async def privacy_export(request: Request, code: str, person_id: int, fmt: str) -> Response:
+        """開示 as the person reads it (HTML, shown or saved) or as data (JSON)."""
+        deps = deps_of(request)
+
+        async def page(session: AsyncSession, principal: Principal) -> Response:
+            hub = await session.scalar(select(Hub).where(Hub.code == code))
+            assert hub is not None
+            if fmt not in ("html", "json") or person_id not in await _people_of_hub(
+                session, hub, [person_id]
+            ):
+                return render(request, "message.html", principal, 404, message="console.not_found")
+            found = await privacy.export(
+                session, person_id, operator=operator_of(principal, hub), now=deps.clock.now()
+            )
+            filename = f"yorozu-person-{person_id}.{fmt}"
+            if fmt == "json":
+                return Response(
+                    found.as_json(),
+                    media_type="application/json; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+                )
+            saved = request.query_params.get("download") == "1"
+            return Response(
+                render_html(found, deps.catalog, _locale(request, principal)),
+                media_type="text/html; charset=utf-8",
+                headers={
+                    "Content-Disposition": f"{'attachment' if saved else 'inline'}; "
+                    f'filename="{filename}"',
+                    # The page is the person's data: not kept by shared caches or proxies.
+                    "Cache-Control": "no-store",
+                },
+            )
+
+        return await guarded(request, Permission.HANDLE_PRIVACY, page, hub_code=code)
+
+    @router.get("/hubs/{code}/privacy/people/{person_id}/erase", response_class=HTMLResponse)
+    async def privacy_erase_preview(request: Request, code: str, person_id: int) -> Response:
+        """The dry run: every row and Slack message that would change, then a confirm form."""
+        deps = deps_of(request)
+
+        async def page(session: AsyncSession, principal: Principal) -> Response:
+            hub = await session.scalar(select(Hub).where(Hub.code == code))
+            assert hub is not None
+            if person_id not in await _people_of_hub(session, hub, [person_id]):
+                return render(request, "message.html", principal, 404, message="console.not_found")
+            plan = await privacy.preview_erasure(
+                deps.session_factory,
+                [person_id],
+                operator=operator_of(principal, hub),
+                now=deps.clock.now(),
+                slack=deps.slack_erasure,
+            )
+            return render(
+                request, "privacy_erase.html", principal, hub=hub, person_id=person_id, plan=plan
+            )
+
+        return await guarded(request, Permission.HANDLE_PRIVACY, page, hub_code=code)
+
+    @router.post("/hubs/{code}/privacy/people/{person_id}/erase", response_class=HTMLResponse)
+    async def privacy_erase(request: Request, code: str, person_id: int) -> Response:
+        deps = deps_of(request)
+        async with request.form() as raw:
+            token_ok = csrf_ok(request, raw)
+
+        async def page(session: AsyncSession, principal: Principal) -> Response:
+            hub = await session.scalar(select(Hub).where(Hub.code == code))
+            assert hub is not None
+            if person_id not in await _people_of_hub(session, hub, [person_id]):
+                return render(request, "message.html", principal, 404, message="console.not_found")
+            if not token_ok:
+                return render(request, "message.html", principal, 400, message="console.csrf")
+            plan = await privacy.erase(
+                session,
+                [person_id],
+                operator=operator_of(principal, hub),
+                now=deps.clock.now(),
+                slack=deps.slack_erasure,
+            )
+            await refresh_homes(session, plan.coordinators, now=deps.clock.now())
+            return render(
+                request, "privacy_erase.html", principal, hub=hub, person_id=person_id, plan=plan
+            )
+
+        return await guarded(request, Permission.HANDLE_PRIVACY, page, hub_code=code)
+
     # -- a partner organisation --------------------------------------------------------------
 
     @router.get("/organisations", response_class=HTMLResponse)
@@ -1646,6 +1792,22 @@ def _jst_midnight(day: date) -> datetime:
     from core.calendar import jst_at
 
     return jst_at(day, datetime.min.time()).astimezone(UTC)
+
+
+async def _people_of_hub(session: AsyncSession, hub: Hub, person_ids: list[int]) -> set[int]:
+    """Those of the people with a case at this hub: a CCO handles the requests of their own
+    hub's people. HQ's own page (the HQ hub) reaches everyone."""
+    if not person_ids:
+        return set()
+    if hub.kind is HubKind.HQ:
+        return set(await session.scalars(select(Person.id).where(Person.id.in_(person_ids))))
+    return {
+        pid
+        for pid in await session.scalars(
+            select(Case.person_id).where(Case.hub_id == hub.id, Case.person_id.in_(person_ids))
+        )
+        if pid is not None
+    }
 
 
 def _action_label(catalog: Catalog, action: str, locale: str) -> str:

@@ -476,6 +476,15 @@ async def queue_home_refresh(
     return True
 
 
+async def refresh_homes(session: AsyncSession, co_ids: Sequence[int], *, now: datetime) -> int:
+    """Publish these COs' homes again (after an erasure: the old view lists the person's
+    case with its description); answers how many were queued."""
+    queued = 0
+    for co_id in co_ids:
+        queued += await queue_home_refresh(session, co_id=co_id, now=now)
+    return queued
+
+
 # ----------------------------------------------------------------------------- listeners
 
 

@@ -38,6 +38,8 @@ class Permission(StrEnum):
     VIEW_ORGANISATION = "organisation.view"
     MANAGE_ORGANISATION = "organisation.manage"
     """Add and deactivate a partner organisation's staff."""
+    HANDLE_PRIVACY = "privacy.handle"
+    """APPI requests about the people of a hub: find, export (開示), erase (消去)."""
     MANAGE_NATIONAL = "national.manage"
     """What only HQ does: partner organisations of any hub, HQ people, every hub's settings."""
 
@@ -108,7 +110,12 @@ def _allowed(
     own_hub = hub_id is not None and hub_id == principal.hub_id
     match principal.role:
         case ConsoleRole.CCO:
-            if permission in (Permission.VIEW_HUB, Permission.MANAGE_HUB, Permission.VIEW_AUDIT):
+            if permission in (
+                Permission.VIEW_HUB,
+                Permission.MANAGE_HUB,
+                Permission.VIEW_AUDIT,
+                Permission.HANDLE_PRIVACY,
+            ):
                 return own_hub
             if permission is Permission.EDIT_COORDINATOR:
                 return own_hub and coordinator_id is not None

@@ -25,6 +25,7 @@ from core.messages import Action, OutgoingMessage
 from core.outbox import store as outbox
 from core.owners import postbacks
 from core.owners.events import OwnerEvent, OwnerEventKind
+from core.privacy.slack import SlackErasure
 
 if TYPE_CHECKING:
     from core.owners.context import OwnerContext
@@ -44,6 +45,8 @@ class ChannelContext:
     hub_name: Text
     privacy_url: str
     national: bool
+    slack_erasure: SlackErasure = SlackErasure.UPDATE
+    """What an erasure does to the Slack messages about the owner (SLACK_ERASURE)."""
 
 
 @dataclass
@@ -196,7 +199,11 @@ async def record_consent(
 
 
 async def erase_person(
-    session: AsyncSession, owner: Owner, event: OwnerEvent, now: datetime
+    session: AsyncSession,
+    owner: Owner,
+    event: OwnerEvent,
+    now: datetime,
+    slack: SlackErasure = SlackErasure.UPDATE,
 ) -> None:
     """Erase personal data on request (APPI); counts and anonymous aggregates stay.
 
@@ -207,7 +214,7 @@ async def erase_person(
     and an audit row with ids and counts only records it. The rows stay.
     """
     await erasure.erase_person(
-        session, owner.person.id, now=now, reason=erasure.ErasureReason.REQUEST
+        session, owner.person.id, now=now, reason=erasure.ErasureReason.REQUEST, slack=slack
     )
     owner.consented = False
 
@@ -247,7 +254,7 @@ async def handle_onboarding(ctx: OwnerContext) -> bool:
         )
         return True
     if action == postbacks.DELETE_CONFIRM:
-        await erase_person(ctx.session, owner, event, ctx.now)
+        await erase_person(ctx.session, owner, event, ctx.now, ctx.channel.slack_erasure)
         ctx.say(OutgoingMessage(texts=(Text("owner.delete.done"),)))
         return True
     if action == postbacks.DELETE_KEEP:

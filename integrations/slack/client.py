@@ -233,6 +233,18 @@ class SlackSender:
             id_field="ts",
         )
 
+    async def delete(self, channel: str, ts: str, *, token: str | None = None) -> SendOutcome:
+        """chat.delete of a message the app posted (erasure, when SLACK_ERASURE=delete)."""
+        return await self._call(
+            self.client.chat_delete(channel=channel, ts=ts, **_auth(token)), id_field="ts"
+        )
+
+    async def delete_file(self, file_id: str, *, token: str | None = None) -> SendOutcome:
+        """files.delete of a file the app shared (an owner's photo, on erasure)."""
+        return await self._call(
+            self.client.files_delete(file=file_id, **_auth(token)), id_field=None
+        )
+
     async def publish_home(
         self, user_id: str, view: Mapping[str, Any], *, token: str | None = None
     ) -> SendOutcome:

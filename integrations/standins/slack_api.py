@@ -91,6 +91,8 @@ KNOWN_BLOCK_TYPES = frozenset(
 DEFAULT_SLACK_RATE_LIMITS: dict[str, tuple[float, float]] = {
     "chat.postMessage": (1.0, 3.0),
     "chat.update": (50 / 60, 50.0),
+    "chat.delete": (50 / 60, 50.0),
+    "files.delete": (50 / 60, 50.0),
     "chat.postEphemeral": (100 / 60, 100.0),
     "chat.getPermalink": (100 / 60, 100.0),
     "views.open": (100 / 60, 100.0),
@@ -248,6 +250,14 @@ class SlackRecorder:
         with self._lock:
             return list(self._requests)
 
+    def _remove(self, doomed: Callable[[SlackMessage], bool]) -> int:
+        """Forget messages Slack no longer holds (chat.delete, files.delete)."""
+        with self._lock:
+            kept = [m for m in self._messages if not doomed(m)]
+            removed = len(self._messages) - len(kept)
+            self._messages[:] = kept
+        return removed
+
     def messages_in(self, channel: str) -> list[SlackMessage]:
         return [m for m in self.messages if m.channel == channel]
 
@@ -373,6 +383,8 @@ class SlackApiStandin:
             "auth.test": self._auth_test,
             "chat.postMessage": self._chat_post_message,
             "chat.update": self._chat_update,
+            "chat.delete": self._chat_delete,
+            "files.delete": self._files_delete,
             "chat.postEphemeral": self._chat_post_ephemeral,
             "chat.getPermalink": self._chat_get_permalink,
             "views.open": self._views_open,
@@ -1228,12 +1240,45 @@ class SlackApiStandin:
                 raise SlackError("message_not_found")
             if "text" in args:
                 msg.text = text
+                msg.args["text"] = args["text"]
             if "blocks" in args:
                 msg.blocks = blocks
+                msg.args["blocks"] = args["blocks"]
             msg.edits += 1
             current = {"text": msg.text or "", "blocks": msg.blocks}
         self.recorder._add("updates", SlackUpdate(channel, ts, text, blocks, now))
         return {"channel": channel, "ts": ts, "text": current["text"], "message": current}
+
+    async def _chat_delete(self, args: dict[str, Any], now: datetime) -> dict[str, Any]:
+        """The message is gone, as in Slack: neither history nor replies show it."""
+        channel = self._resolve_channel(args.get("channel"))
+        ts = str(args.get("ts") or "")
+        with self._lock:
+            msg = self._messages.pop((channel, ts), None)
+        if msg is None:
+            raise SlackError("message_not_found")
+        self.recorder._remove(lambda m: m is msg)
+        return {"channel": channel, "ts": ts}
+
+    async def _files_delete(self, args: dict[str, Any], now: datetime) -> dict[str, Any]:
+        """The file is gone, and with it the message that shared it (Slack shows "This file
+        was deleted." in its place)."""
+        file_id = str(args.get("file") or "")
+        with self._lock:
+            known = self._uploads.pop(file_id, None)
+            self._file_bytes.pop(file_id, None)
+            doomed = {
+                key: msg
+                for key, msg in self._messages.items()
+                if any(f.get("id") == file_id for f in msg.files)
+            }
+            for key in doomed:
+                del self._messages[key]
+        if known is None and not doomed:
+            raise SlackError("file_not_found")
+        gone = set(map(id, doomed.values()))
+        self.recorder._remove(lambda m: id(m) in gone)
+        return {}
 
     async def _chat_post_ephemeral(self, args: dict[str, Any], now: datetime) -> dict[str, Any]:
         channel = self._resolve_channel(args.get("channel"))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -23,7 +23,18 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.console.people import create_hq_admin
-from core.db.models import AuditLog, Coordinator, Hub, PartnerOrganisation, PartnerStaff
+from core.db.models import (
+    AuditLog,
+    Business,
+    Case,
+    Coordinator,
+    Hub,
+    PartnerOrganisation,
+    PartnerStaff,
+    Person,
+    PersonBusiness,
+)
+from core.domain.enums import CaseSource, CaseStatus
 from core.staff import resolve_slack_user
 from core.text.normalize import normalize_phone
 from integrations.standins.server import ServerThread
@@ -89,6 +100,8 @@ class Console:
     """organisation id -> the id of one of its staff members."""
     staff_names: dict[int, set[str]]
     """organisation id -> names of its staff."""
+    a_person: dict[str, int] = field(default_factory=dict)
+    """hub code -> a person with a case there (for the privacy pages; `add_people`)."""
 
     def client(self) -> httpx.AsyncClient:
         transport = httpx.ASGITransport(app=self.app)
@@ -184,6 +197,38 @@ async def console(
             a_staff,
             staff_names,
         )
+
+
+async def add_people(console: Console, now: Any) -> None:
+    """One owner with a case in each of the matrix's hubs, same phone in both (a request
+    about one must not reach the other hub's)."""
+    async with console.sessions() as session, session.begin():
+        for code in ("13", "27"):
+            hub = await session.scalar(select(Hub).where(Hub.code == code))
+            assert hub is not None
+            person = Person(display_name=f"請求 太郎{code}", phone="09011112222")
+            business = Business(
+                name=f"請求商店{code}", name_key=f"請求商店{code}", created_at=now, updated_at=now
+            )
+            session.add_all([person, business])
+            await session.flush()
+            session.add(PersonBusiness(person_id=person.id, business_id=business.id))
+            session.add(
+                Case(
+                    number=f"{code}-2026-800001",
+                    hub_id=hub.id,
+                    business_id=business.id,
+                    person_id=person.id,
+                    source=CaseSource.LINE,
+                    topics=["finance"],
+                    description=f"請求のテスト{code}",
+                    status=CaseStatus.QUEUED,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            await session.flush()
+            console.a_person[code] = person.id
 
 
 def csrf_of(page: str) -> str:
@@ -411,6 +456,22 @@ EXPECTED: dict[str, dict[str, tuple[int, int]]] = {
         "co": (403, 403),
         "partner_admin": (303, 403),
     },
+    # APPI requests: HQ and the hub's own CCO only.
+    **{
+        route: {
+            "hq": (200, 200),
+            "cco": (200, 403),
+            "co": (403, 403),
+            "partner_admin": (403, 403),
+        }
+        for route in (
+            "privacy",
+            "privacy_export",
+            "privacy_export_json",
+            "privacy_preview",
+            "privacy_erase",
+        )
+    },
 }
 UNCHANGED = {
     code: {
@@ -510,10 +571,33 @@ async def _ask(
                 f"/console/organisations/{org}/staff/{console.a_staff[org]}/active",
                 data={"csrf": csrf, "active": "1"},
             )
+        case "privacy":
+            return await client.get(f"/console/hubs/{hub}/privacy?phone=090-1111-2222")
+        case "privacy_export":
+            return await client.get(
+                f"/console/hubs/{hub}/privacy/people/{console.a_person[hub]}/export.html"
+            )
+        case "privacy_export_json":
+            return await client.get(
+                f"/console/hubs/{hub}/privacy/people/{console.a_person[hub]}/export.json"
+            )
+        case "privacy_preview":
+            return await client.get(
+                f"/console/hubs/{hub}/privacy/people/{console.a_person[hub]}/erase"
+            )
+        case "privacy_erase":
+            # Erasing twice changes nothing the second time; allowed people see the result.
+            return await client.post(
+                f"/console/hubs/{hub}/privacy/people/{console.a_person[hub]}/erase",
+                data={"csrf": csrf},
+            )
     raise AssertionError(route)
 
 
-async def test_every_route_answers_every_role_for_its_own_scope_only(console: Console) -> None:
+async def test_every_route_answers_every_role_for_its_own_scope_only(
+    console: Console, clock: Any
+) -> None:
+    await add_people(console, clock.now())
     cells = 0
     for role in ROLES:
         async with console.client() as client:
@@ -543,7 +627,7 @@ async def test_every_route_answers_every_role_for_its_own_scope_only(console: Co
                         hidden = console.names["27"] | console.staff_names[console.other_org]
                     assert not {name for name in hidden if name in answer.text}, (role, route)
                     cells += 1
-    assert cells == len(ROLES) * len(EXPECTED) * 2 == 250
+    assert cells == len(ROLES) * len(EXPECTED) * 2 == 300
 
 
 # -- onboarding from a spreadsheet ---------------------------------------------------------------
@@ -1500,3 +1584,71 @@ async def test_a_cco_sets_the_cco_channel_business_hours_escalation_and_survey_t
             )
         ).all()
         assert sent == ["C0CHIEFS13"]
+
+
+async def test_a_cco_answers_a_privacy_request_for_their_own_hub_only(
+    console: Console, clock: Any
+) -> None:
+    await add_people(console, clock.now())
+    own, other = console.a_person["13"], console.a_person["27"]
+    async with console.client() as client:
+        signed = await console.sign_in(client, console.people["cco"])
+        landing = await client.get(signed.headers["location"], follow_redirects=True)
+        assert "個人情報の請求" in landing.text
+        csrf = csrf_of(landing.text)
+        found = await client.get("/console/hubs/13/privacy?phone=090-1111-2222")
+        assert found.status_code == 200
+        # The same phone at another hub: that person is not this CCO's to see.
+        assert "請求 太郎13" in found.text
+        assert "請求 太郎27" not in found.text
+        alone = await client.get("/console/hubs/13/privacy?name=請求太郎13")
+        assert alone.status_code == 422
+        assert "事業者名も指定" in alone.text
+        page = await client.get(f"/console/hubs/13/privacy/people/{own}/export.html")
+        assert page.status_code == 200
+        assert "保有個人データの開示" in page.text
+        assert "請求のテスト13" in page.text
+        assert page.headers["cache-control"] == "no-store"
+        saved = await client.get(f"/console/hubs/13/privacy/people/{own}/export.html?download=1")
+        assert saved.headers["content-disposition"].startswith("attachment")
+        data = await client.get(f"/console/hubs/13/privacy/people/{own}/export.json")
+        assert data.json()["cases"][0]["number"] == "13-2026-800001"
+        elsewhere = await client.get(f"/console/hubs/13/privacy/people/{other}/export.json")
+        assert elsewhere.status_code == 404
+        preview = await client.get(f"/console/hubs/13/privacy/people/{own}/erase")
+        assert preview.status_code == 200
+        assert "消去の確認" in preview.text
+        assert "cases" in preview.text
+        forged = await client.post(
+            f"/console/hubs/13/privacy/people/{own}/erase", data={"csrf": "forged"}
+        )
+        assert forged.status_code == 400
+        erased = await client.post(
+            f"/console/hubs/13/privacy/people/{own}/erase", data={"csrf": csrf}
+        )
+        assert erased.status_code == 200
+        assert "消去しました" in erased.text
+    async with console.sessions() as session:
+        person = await session.get(Person, own)
+        untouched = await session.get(Person, other)
+        rows = list(
+            await session.scalars(
+                select(AuditLog).where(AuditLog.action.like("privacy.%")).order_by(AuditLog.id)
+            )
+        )
+    assert person is not None
+    assert untouched is not None
+    assert (person.display_name, person.phone, person.erased_at is not None) == (None, None, True)
+    assert untouched.display_name == "請求 太郎27"
+    assert [r.action for r in rows] == [
+        "privacy.found",
+        "privacy.exported",
+        "privacy.exported",
+        "privacy.exported",
+        "privacy.erase_previewed",
+        "privacy.erased",
+    ]
+    hub13 = {r.hub_id for r in rows}
+    assert len(hub13) == 1
+    assert None not in hub13
+    assert all(r.actor_id is not None for r in rows)

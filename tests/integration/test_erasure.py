@@ -84,6 +84,7 @@ from integrations.standins import (
 )
 from scheduler import jobs
 from scheduler.jobs import JobConfig
+from tests.pii_scan import scan_slack
 from yorozu.bootstrap import Container
 from yorozu.dispatcher import Dispatcher
 from yorozu.handlers import build_handler
@@ -607,6 +608,14 @@ async def lives(
 ) -> Lives:
     """An owner who followed, consented, did the intake and booked on LINE; the hub's work
     around their case; and another owner of the same hub."""
+    return await live(container, dispatcher, line_api, clock)
+
+
+async def live(
+    container: Container, dispatcher: Dispatcher, line_api: LineApiStandin, clock: ManualClock
+) -> Lives:
+    """The `lives` fixture's world, for tests that add to it first (tests.integration.
+    test_privacy: a partner handed the business over before)."""
     owner = LineOwner(container, dispatcher, line_api)
     greeting = await owner.send(owner.event("follow", follow={"isUnblocked": False}))
     await owner.tap("同意する", greeting)
@@ -648,12 +657,17 @@ async def lives(
 
 
 async def test_a_deletion_request_leaves_no_trace_and_every_figure_unchanged(
-    container: Container, dispatcher: Dispatcher, lives: Lives, clock: ManualClock
+    container: Container,
+    dispatcher: Dispatcher,
+    lives: Lives,
+    clock: ManualClock,
+    slack_api: SlackApiStandin,
 ) -> None:
     sessions = container.session_factory
     owner = lives.owner
     everything = (*OWNER_TRACES, owner.user_id)
     before = await dump(sessions)
+    assert {hit.needle for hit in scan_slack(slack_api, everything)} >= {"駐車場はありますか"}
     # The dump sees what it looks for, the raw messages included (all but what they will
     # type with their confirmation).
     typed_later = "電話ください"
@@ -679,6 +693,8 @@ async def test_a_deletion_request_leaves_no_trace_and_every_figure_unchanged(
     assert "削除" in texts(done)
 
     after = await dump(sessions)
+    # Slack too: the card's thread (their words), the CO's DM naming them, edited in place.
+    assert scan_slack(slack_api, everything) == set()
     # Only the LINE user id is left, as the recipient of the confirmation they just received
     # (and of the menu reset); the nightly run erases that once it is sent.
     left = traces(after, everything)
@@ -687,7 +703,11 @@ async def test_a_deletion_request_leaves_no_trace_and_every_figure_unchanged(
         (owner.user_id, "outbox_messages.ordering_key"),
     }, left
     assert await aggregates(sessions, lives.hub, 2026) == figures_before
-    assert await row_counts(sessions) == counts_before
+    # Rows stay; their upcoming booking was cancelled, which the case's history records.
+    assert await row_counts(sessions) == {
+        **counts_before,
+        "case_status_history": counts_before["case_status_history"] + 1,
+    }
     # Someone else's data is untouched.
     assert {needle for needle, _ in traces(after, OTHER_TRACES)} == set(OTHER_TRACES)
     assert traces(after, (lives.other_user,))
@@ -716,7 +736,12 @@ async def test_a_deletion_request_leaves_no_trace_and_every_figure_unchanged(
         assert last.status is InboxStatus.IGNORED
         case = await session.get(Case, lives.case)
         assert case is not None
-        assert case.status is CaseStatus.BOOKED
+        # What was still planned has ended: the booking is cancelled, its slot free again,
+        # and the CO keeps the case.
+        assert case.status is CaseStatus.CLAIMED
+        booking = await session.scalar(select(Booking).where(Booking.case_id == lives.case))
+        assert booking is not None
+        assert booking.status is BookingStatus.CANCELLED
         for model in (ConversationStateRow, SelfCheckResult):
             assert await session.scalar(select(func.count()).select_from(model)) == 0
     assert (audit.actor_kind, audit.actor_id, audit.case_id) == (
@@ -809,10 +834,14 @@ async def test_messages_still_waiting_for_them_are_cancelled_and_erased(
         row = await session.scalar(
             select(OutboxMessage).where(OutboxMessage.idempotency_key == "test:reminder")
         )
+        # Nothing waits for them on LINE (what waits in Slack are the edits erasing them).
         waiting = await session.scalar(
             select(func.count())
             .select_from(OutboxMessage)
-            .where(OutboxMessage.status.in_((OutboxStatus.PENDING, OutboxStatus.HELD)))
+            .where(
+                OutboxMessage.status.in_((OutboxStatus.PENDING, OutboxStatus.HELD)),
+                OutboxMessage.platform == Platform.LINE,
+            )
         )
     assert row is not None
     assert (row.status, row.payload, row.recipient) == (

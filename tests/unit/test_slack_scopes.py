@@ -34,6 +34,9 @@ METHOD_SCOPES: dict[str, frozenset[str]] = {
     "chat.postMessage": frozenset({"chat:write", "chat:write.public"}),
     "chat.postEphemeral": frozenset({"chat:write"}),
     "chat.update": frozenset({"chat:write"}),
+    # Erasure (core.privacy.slack): a message the app posted, and a file it shared.
+    "chat.delete": frozenset({"chat:write"}),
+    "files.delete": frozenset({"files:write"}),
     # Hub channels are public or private: the history look-up before a retried post.
     "conversations.history": frozenset({"channels:history", "groups:history"}),
     "conversations.replies": frozenset({"channels:history", "groups:history"}),
