@@ -140,7 +140,7 @@ async def _escalate_batch(
         calendar = calendars.get(hub.id, DEFAULT_CALENDAR)
         hours = calendar.business_hours_between(waiting.since, now)
         first = hub.escalation_hours or policy.default_hours
-        second = first + policy.hq_extra_hours
+        second = first + (hub.escalation_hq_hours or policy.hq_extra_hours)
         levels: list[tuple[str, Hub, str]] = []
         if hours >= first:
             levels.append(("cco", hub, "scheduler.escalation.cco"))

@@ -15,7 +15,13 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.calendar import business_hours_between, is_business_day, next_business_day
+from core.calendar import (
+    DAY_END,
+    DAY_START,
+    business_hours_between,
+    is_business_day,
+    next_business_day,
+)
 from core.db.models import Hub, HubClosedDay
 from core.push_window import DEFAULT_WINDOW, PushWindow
 
@@ -26,6 +32,9 @@ class HubCalendar:
     """When owners may get pushes: every day alike, closed days included."""
     closed_days: frozenset[date] = field(default_factory=frozenset)
     """The hub's own closed days: they hold what needs its staff, not owners' pushes."""
+    day_start: time = DAY_START
+    day_end: time = DAY_END
+    """The hub's business hours (its console setting), which escalation counts."""
 
     def next_push_time(self, moment: datetime) -> datetime:
         return self.push_window.next_at_or_after(moment)
@@ -37,7 +46,7 @@ class HubCalendar:
         return next_business_day(day, self.closed_days)
 
     def business_hours_between(self, start: datetime, end: datetime) -> float:
-        return business_hours_between(start, end, self.closed_days)
+        return business_hours_between(start, end, self.closed_days, self.day_start, self.day_end)
 
 
 DEFAULT_CALENDAR = HubCalendar()
@@ -55,7 +64,9 @@ async def hub_calendars(
         return {}
     hubs = (
         await session.execute(
-            select(Hub.id, Hub.quiet_start, Hub.quiet_end).where(Hub.id.in_(wanted))
+            select(
+                Hub.id, Hub.quiet_start, Hub.quiet_end, Hub.business_day_start, Hub.business_day_end
+            ).where(Hub.id.in_(wanted))
         )
     ).all()
     closed: dict[int, set[date]] = {hub_id: set() for hub_id in wanted}
@@ -68,9 +79,12 @@ async def hub_calendars(
         closed[hub_id].add(day)
     return {
         hub_id: HubCalendar(
-            push_window=window_of(quiet_start, quiet_end), closed_days=frozenset(closed[hub_id])
+            push_window=window_of(quiet_start, quiet_end),
+            closed_days=frozenset(closed[hub_id]),
+            day_start=day_start or DAY_START,
+            day_end=day_end or DAY_END,
         )
-        for hub_id, quiet_start, quiet_end in hubs
+        for hub_id, quiet_start, quiet_end, day_start, day_end in hubs
     }
 
 

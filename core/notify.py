@@ -85,10 +85,25 @@ async def notify_cco(
     now: datetime,
     case_id: int | None = None,
 ) -> int:
-    """DM each CCO of the hub (key suffixed per CCO); with none, post in its intake channel.
+    """Post in the hub's CCO channel when it has one; else DM each CCO of the hub (key
+    suffixed per CCO), and with none, post in its intake channel.
 
     Answers how many rows were queued now (0 when all were queued before).
     """
+    if hub.slack_cco_channel_id:
+        posted = await add_message(
+            session,
+            platform=Platform.SLACK,
+            channel_id=DEFAULT_TEAM,
+            recipient=hub.slack_cco_channel_id,
+            message=message,
+            kind=SLACK_KIND,
+            idempotency_key=f"{key}:cco_channel",
+            now=now,
+            case_id=case_id,
+            hub_id=hub.id,
+        )
+        return int(posted is not None)
     queued = 0
     chiefs = await ccos(session, hub.id)
     for co in chiefs:

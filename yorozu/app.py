@@ -33,11 +33,13 @@ def create_app(
     background: list[BackgroundRole] | None = None,
     emulator: bool = False,
     background_process: bool = False,
+    search_path: str | None = None,
 ) -> FastAPI:
     """`emulator=True` (serve, with `Settings.emulator_on`) starts local LINE and Slack
     stand-ins, points the service at them, moves its clock on request and serves /emulator.
     `background_process=True` (serve without the emulator) runs the worker, dispatcher and
-    scheduler in a child process once the database is prepared (yorozu/background.py)."""
+    scheduler in a child process once the database is prepared (yorozu/background.py).
+    `search_path` puts a PostgreSQL app in one schema (the test suite's per-run schema)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -68,7 +70,7 @@ def create_app(
         from yorozu.roles import BackgroundTasks
         from yorozu.worker import inbox_wake
 
-        container = await bootstrap(settings, clock=clock)
+        container = await bootstrap(settings, clock=clock, search_path=search_path)
         app.state.container = container
         container.metrics.registry.register(http_registry)
         tasks = BackgroundTasks()
@@ -238,6 +240,7 @@ def _console_deps(container: Container) -> Any:
     secret (the console says so on its sign-in page when they are missing)."""
     from bots.console.router import ConsoleDeps
     from core.i18n import Catalog
+    from yorozu.slack_users import slack_directory
 
     settings = container.settings
     slack = None
@@ -260,6 +263,7 @@ def _console_deps(container: Container) -> Any:
         clock=container.clock,
         catalog=Catalog.load(),
         slack=slack,
+        directory=slack_directory(container),
         slack_erasure=settings.slack_erasure,
     )
 

@@ -3,6 +3,8 @@
 `create-hq` is the break-glass way into a fresh install: it makes one Slack user HQ (本部),
 who then signs in to /console and registers everyone else. `import-cos` reads the same CSV
 as the console's import page, through the same core functions, with the same dry run.
+Every Slack id given here is asked of Slack's users.info first, as the console asks it.
+`deactivate` lets a CO or (with --staff) a partner organisation's staff member go.
 """
 
 from __future__ import annotations
@@ -15,14 +17,17 @@ import typer
 from sqlalchemy import select
 
 from core.console import co_import, hub_info_import
-from core.console.deactivate import set_active
+from core.console.deactivate import set_active, set_staff_active
 from core.console.people import NoHqHub, create_hq_admin
-from core.db.models import Coordinator, Hub
+from core.console.slack_users import unknown_users
+from core.db.models import Coordinator, Hub, PartnerStaff
 from core.db.session import unit_of_work
+from core.domain.enums import ActorKind
 from core.i18n import Catalog
 from core.queues.sql import SqlAlchemyHubQueue
 from yorozu.bootstrap import bootstrap
 from yorozu.settings import settings_for_command
+from yorozu.slack_users import slack_directory
 
 admin_app = typer.Typer(help="Console administration for scripts.", no_args_is_help=True)
 
@@ -39,6 +44,9 @@ def create_hq(
     async def main() -> str:
         container = await bootstrap(settings)
         try:
+            problems = await unknown_users(slack_directory(container), team, [slack_user])
+            if slack_user in problems:
+                raise ValueError(Catalog.load().render(problems[slack_user]))
             async with unit_of_work(container.session_factory) as session:
                 made = await create_hq_admin(
                     session,
@@ -78,9 +86,10 @@ def import_cos(
                 found = await session.scalar(select(Hub).where(Hub.code == hub))
                 if found is None:
                     raise typer.BadParameter(f"no hub with code {hub}", param_hint="--hub")
+                directory = slack_directory(container)
                 if dry_run:
                     await co_import.check_against_hub(
-                        session, report, hub_id=found.id, team_id=team
+                        session, report, hub_id=found.id, team_id=team, directory=directory
                     )
                 else:
                     await co_import.apply_import(
@@ -90,6 +99,7 @@ def import_cos(
                         team_id=team,
                         actor_id=None,
                         now=container.clock.now(),
+                        directory=directory,
                     )
         finally:
             await container.aclose()
@@ -145,15 +155,35 @@ def import_hub_info(
 
 @admin_app.command("list")
 def list_people(
-    hub: Annotated[str, typer.Option("--hub", help="Hub code.")],
+    hub: Annotated[str | None, typer.Option("--hub", help="Hub code.")] = None,
+    organisation: Annotated[
+        int | None, typer.Option("--organisation", help="Partner organisation id.")
+    ] = None,
 ) -> None:
-    """The hub's coordinators: id, role, active, Slack user, name."""
+    """A hub's coordinators, or a partner organisation's staff: id, role, active, Slack user,
+    name."""
+    if (hub is None) == (organisation is None):
+        raise typer.BadParameter("give --hub or --organisation")
     settings = settings_for_command()
 
     async def main() -> list[str]:
         container = await bootstrap(settings)
         try:
             async with container.session_factory() as session:
+                if organisation is not None:
+                    staff = (
+                        await session.scalars(
+                            select(PartnerStaff)
+                            .where(PartnerStaff.organisation_id == organisation)
+                            .order_by(PartnerStaff.id)
+                        )
+                    ).all()
+                    return [
+                        f"{person.id}\t{'admin' if person.console_admin else 'staff'}"
+                        f"\t{'active' if person.active else 'inactive'}"
+                        f"\t{person.slack_user_id or ''}\t{person.name}"
+                        for person in staff
+                    ]
                 rows = (
                     await session.scalars(
                         select(Coordinator)
@@ -176,21 +206,41 @@ def list_people(
 
 @admin_app.command("deactivate")
 def deactivate(
-    co_id: Annotated[int, typer.Argument(help="Coordinator id (yorozu admin list).")],
+    person_id: Annotated[int, typer.Argument(help="Coordinator id, or staff id with --staff.")],
     reactivate: Annotated[
-        bool, typer.Option("--reactivate", help="Bring a deactivated CO back.")
+        bool, typer.Option("--reactivate", help="Bring a deactivated person back.")
+    ] = False,
+    staff: Annotated[
+        bool, typer.Option("--staff", help="The id is a partner organisation's staff member.")
     ] = False,
 ) -> None:
-    """A CO leaves: no new cases, their open cases back in the queue, the CCOs told."""
+    """A CO leaves: no new cases, their open cases back in the queue, the CCOs told. With
+    --staff, a partner's staff member leaves: history kept, no new hand-overs from Slack."""
     settings = settings_for_command()
 
     async def main() -> str:
         container = await bootstrap(settings)
         try:
             async with unit_of_work(container.session_factory) as session:
-                co = await session.get(Coordinator, co_id)
+                if staff:
+                    person = await session.get(PartnerStaff, person_id)
+                    if person is None:
+                        raise typer.BadParameter(f"no staff member {person_id}", param_hint="ID")
+                    changed = await set_staff_active(
+                        session,
+                        person,
+                        reactivate,
+                        actor_kind=ActorKind.SYSTEM,
+                        actor_id=None,
+                        now=container.clock.now(),
+                    )
+                    if not changed:
+                        return "nothing changed"
+                    state = "active again" if reactivate else "deactivated"
+                    return f"staff member {person_id} {state}"
+                co = await session.get(Coordinator, person_id)
                 if co is None:
-                    raise typer.BadParameter(f"no coordinator {co_id}", param_hint="CO_ID")
+                    raise typer.BadParameter(f"no coordinator {person_id}", param_hint="ID")
                 done = await set_active(
                     session,
                     co,
@@ -202,9 +252,9 @@ def deactivate(
             if not done.changed:
                 return "nothing changed"
             if reactivate:
-                return f"coordinator {co_id} is active again"
+                return f"coordinator {person_id} is active again"
             reopened = ", ".join(done.reopened) or "none"
-            return f"coordinator {co_id} deactivated; cases back in the queue: {reopened}"
+            return f"coordinator {person_id} deactivated; cases back in the queue: {reopened}"
         finally:
             await container.aclose()
 

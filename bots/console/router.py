@@ -18,7 +18,7 @@ import csv
 import io
 import secrets
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -38,12 +38,14 @@ from core.console import (
     co_profile,
     hub_settings,
     organisation_import,
+    person_forms,
     reviews,
     staff_import,
 )
 from core.console.access import ConsoleRole, Decision, Permission, Principal, authorize
-from core.console.deactivate import set_active
+from core.console.deactivate import set_active, set_staff_active
 from core.console.people import principal_for
+from core.console.slack_users import SlackUserDirectory, UncheckedDirectory
 from core.db.models import (
     AccessRequest,
     AuditLog,
@@ -57,6 +59,7 @@ from core.db.models import (
 )
 from core.db.session import unit_of_work
 from core.domain.enums import ActorKind, HubKind
+from core.domain.organisations import OrganisationKind
 from core.domain.topics import Specialty
 from core.figures import EMPTY as EMPTY_FIGURES
 from core.figures import HubFigures, sum_figures
@@ -86,6 +89,8 @@ class ConsoleDeps:
     catalog: Catalog
     slack: Any | None
     """authlib's registered Slack client, or None when no Slack app is configured."""
+    directory: SlackUserDirectory = field(default_factory=UncheckedDirectory)
+    """Slack's users.info, asked about every Slack id typed in (core.console.slack_users)."""
     slack_erasure: SlackErasure = SlackErasure.UPDATE
     """What an erasure does to the Slack messages about the person (SLACK_ERASURE)."""
 
@@ -430,11 +435,137 @@ def console_router(deps_of: DepsOf) -> APIRouter:
                     team_id=team,
                     actor_id=principal.coordinator_id,
                     now=deps.clock.now(),
+                    directory=deps.directory,
                 )
-            await co_import.check_against_hub(session, report, hub_id=hub.id, team_id=team)
+            await co_import.check_against_hub(
+                session, report, hub_id=hub.id, team_id=team, directory=deps.directory
+            )
             return report
 
         return await sheet_post(request, Permission.MANAGE_HUB, _co_sheet(code), run, hub_code=code)
+
+    # -- one CO at a time ---------------------------------------------------------------------
+
+    async def form_of(request: Request) -> tuple[dict[str, Any], bool]:
+        """A posted form's fields as typed (lists for the checkboxes) and its CSRF verdict."""
+        async with request.form() as raw:
+            typed: dict[str, Any] = {
+                key: str(value) for key, value in raw.items() if isinstance(value, str)
+            }
+            typed.pop("csrf", None)
+            typed["specialties"] = [str(v) for v in raw.getlist("specialties")]
+            return typed, csrf_ok(request, raw)
+
+    def saved_notice(request: Request, principal: Principal, changed: bool, name: str) -> str:
+        key = "console.person.saved" if changed else "console.settings.nothing_changed"
+        return deps_of(request).catalog.text(key, _locale(request, principal), name=name)
+
+    async def coordinator_record(
+        request: Request,
+        code: str,
+        co_id: int | None,
+        posted: tuple[dict[str, Any], bool] | None,
+    ) -> Response:
+        deps = deps_of(request)
+
+        async def page(session: AsyncSession, principal: Principal) -> Response:
+            hub = await session.scalar(select(Hub).where(Hub.code == code))
+            co = await session.get(Coordinator, co_id) if co_id is not None else None
+            if hub is None or (co_id is not None and (co is None or co.hub_id != hub.id)):
+                return render(request, "message.html", principal, 404, message="console.not_found")
+            today = to_jst(deps.clock.now()).date()
+            action = f"/console/hubs/{code}/coordinators/" + (f"{co_id}/edit" if co else "new")
+            context: dict[str, Any] = {
+                "hub": hub,
+                "co": co,
+                "action": action,
+                "specialties": [s.value for s in Specialty],
+                "errors": {},
+            }
+            if posted is None:
+                typed = (
+                    await person_forms.current_coordinator(session, co, today)
+                    if co is not None
+                    else person_forms.blank_coordinator()
+                )
+                return render(request, "coordinator.html", principal, typed=typed, **context)
+            typed, token_ok = posted
+            if not token_ok:
+                return render(
+                    request,
+                    "coordinator.html",
+                    principal,
+                    400,
+                    typed=typed,
+                    error="console.csrf",
+                    **context,
+                )
+            team = request.session.get("who", {}).get("team")
+            if co is not None:
+                team = co.slack_team_id
+            form, row = person_forms.read_coordinator(typed, deps.catalog, today=today)
+            await person_forms.check_coordinator(
+                session,
+                form,
+                row,
+                hub_id=hub.id,
+                team_id=team,
+                editing=co,
+                directory=deps.directory,
+            )
+            if not form.ok:
+                context["errors"] = form.errors
+                return render(
+                    request,
+                    "coordinator.html",
+                    principal,
+                    422,
+                    typed=typed,
+                    error="console.settings.has_errors",
+                    **context,
+                )
+            saved, changed, _switched = await person_forms.save_coordinator(
+                session,
+                form,
+                row,
+                hub_id=hub.id,
+                team_id=team,
+                co=co,
+                actor_id=principal.coordinator_id,
+                today=today,
+                now=deps.clock.now(),
+                queue=SqlAlchemyHubQueue.in_transaction(session),
+            )
+            if co is None:
+                request.session["flash"] = saved_notice(request, principal, True, saved.name)
+                return RedirectResponse(f"/console/hubs/{code}", status_code=303)
+            context["co"] = saved
+            return render(
+                request,
+                "coordinator.html",
+                principal,
+                typed=await person_forms.current_coordinator(session, saved, today),
+                notice=saved_notice(request, principal, bool(changed), saved.name),
+                **context,
+            )
+
+        return await guarded(request, Permission.MANAGE_HUB, page, hub_code=code)
+
+    @router.get("/hubs/{code}/coordinators/new", response_class=HTMLResponse)
+    async def coordinator_new_form(request: Request, code: str) -> Response:
+        return await coordinator_record(request, code, None, None)
+
+    @router.post("/hubs/{code}/coordinators/new", response_class=HTMLResponse)
+    async def coordinator_new_post(request: Request, code: str) -> Response:
+        return await coordinator_record(request, code, None, await form_of(request))
+
+    @router.get("/hubs/{code}/coordinators/{co_id}/edit", response_class=HTMLResponse)
+    async def coordinator_edit_form(request: Request, code: str, co_id: int) -> Response:
+        return await coordinator_record(request, code, co_id, None)
+
+    @router.post("/hubs/{code}/coordinators/{co_id}/edit", response_class=HTMLResponse)
+    async def coordinator_edit_post(request: Request, code: str, co_id: int) -> Response:
+        return await coordinator_record(request, code, co_id, await form_of(request))
 
     @router.post("/hubs/{code}/coordinators/{co_id}/active", response_class=HTMLResponse)
     async def coordinator_active(request: Request, code: str, co_id: int) -> Response:
@@ -1312,6 +1443,107 @@ def console_router(deps_of: DepsOf) -> APIRouter:
 
         return await sheet_post(request, Permission.MANAGE_NATIONAL, ORGANISATIONS_SHEET, run)
 
+    # -- one partner organisation at a time (HQ) ----------------------------------------------
+
+    async def organisation_record(
+        request: Request,
+        organisation_id: int | None,
+        posted: tuple[dict[str, Any], bool] | None,
+    ) -> Response:
+        deps = deps_of(request)
+
+        async def page(session: AsyncSession, principal: Principal) -> Response:
+            org = (
+                await session.get(PartnerOrganisation, organisation_id)
+                if organisation_id is not None
+                else None
+            )
+            if organisation_id is not None and org is None:
+                return render(request, "message.html", principal, 404, message="console.not_found")
+            locale = _locale(request, principal)
+            context: dict[str, Any] = {
+                "organisation": org,
+                "action": f"/console/organisations/{organisation_id}/edit"
+                if org
+                else "/console/organisations/new",
+                "back": f"/console/organisations/{organisation_id}"
+                if org
+                else "/console/organisations",
+                "kinds": [
+                    (kind.value, deps.catalog.text(f"console.kind.{kind.value}", locale))
+                    for kind in OrganisationKind
+                ],
+                "prefectures": [
+                    (f"{n:02d}", deps.catalog.text(f"prefecture.{n:02d}", locale))
+                    for n in range(1, 48)
+                ],
+                "errors": {},
+            }
+            if posted is None:
+                typed = (
+                    person_forms.current_organisation(org)
+                    if org is not None
+                    else person_forms.blank_organisation()
+                )
+                return render(request, "organisation_form.html", principal, typed=typed, **context)
+            typed, token_ok = posted
+            if not token_ok:
+                return render(
+                    request,
+                    "organisation_form.html",
+                    principal,
+                    400,
+                    typed=typed,
+                    error="console.csrf",
+                    **context,
+                )
+            form, row = person_forms.read_organisation(typed, deps.catalog)
+            await person_forms.check_organisation(session, form, row, editing=org)
+            if not form.ok:
+                context["errors"] = form.errors
+                return render(
+                    request,
+                    "organisation_form.html",
+                    principal,
+                    422,
+                    typed=typed,
+                    error="console.settings.has_errors",
+                    **context,
+                )
+            saved, changed = await person_forms.save_organisation(
+                session, form, row, org=org, actor_id=principal.coordinator_id, now=deps.clock.now()
+            )
+            if org is None:
+                request.session["flash"] = saved_notice(request, principal, True, saved.name)
+                return RedirectResponse(f"/console/organisations/{saved.id}", status_code=303)
+            context["organisation"] = saved
+            return render(
+                request,
+                "organisation_form.html",
+                principal,
+                typed=person_forms.current_organisation(saved),
+                notice=saved_notice(request, principal, bool(changed), saved.name),
+                **context,
+            )
+
+        return await guarded(request, Permission.MANAGE_NATIONAL, page)
+
+    @router.get("/organisations/new", response_class=HTMLResponse)
+    async def organisation_new_form(request: Request) -> Response:
+        return await organisation_record(request, None, None)
+
+    @router.post("/organisations/new", response_class=HTMLResponse)
+    async def organisation_new_post(request: Request) -> Response:
+        return await organisation_record(request, None, await form_of(request))
+
+    @router.get("/organisations/{organisation_id}/edit", response_class=HTMLResponse)
+    async def organisation_edit_form(request: Request, organisation_id: int) -> Response:
+        return await organisation_record(request, organisation_id, None)
+
+    @router.post("/organisations/{organisation_id}/edit", response_class=HTMLResponse)
+    async def organisation_edit_post(request: Request, organisation_id: int) -> Response:
+        return await organisation_record(request, organisation_id, await form_of(request))
+
     @router.get("/organisations/{organisation_id}", response_class=HTMLResponse)
     async def organisation_page(request: Request, organisation_id: int) -> Response:
         async def page(session: AsyncSession, principal: Principal) -> Response:
@@ -1333,6 +1565,7 @@ def console_router(deps_of: DepsOf) -> APIRouter:
                 organisation=organisation,
                 staff=staff,
                 can_manage=manage is Decision.ALLOW,
+                flash=request.session.pop("flash", None),
             )
 
         return await guarded(
@@ -1366,8 +1599,11 @@ def console_router(deps_of: DepsOf) -> APIRouter:
                     actor_kind=ActorKind.PARTNER_STAFF if by_partner else ActorKind.COORDINATOR,
                     actor_id=principal.partner_staff_id or principal.coordinator_id,
                     now=deps.clock.now(),
+                    directory=deps.directory,
                 )
-            await staff_import.check_against_organisation(session, report, organisation)
+            await staff_import.check_against_organisation(
+                session, report, organisation, directory=deps.directory
+            )
             return report
 
         return await sheet_post(
@@ -1376,6 +1612,145 @@ def console_router(deps_of: DepsOf) -> APIRouter:
             _staff_sheet(organisation_id),
             run,
             organisation_id=organisation_id,
+        )
+
+    # -- one staff member of a partner organisation at a time ---------------------------------
+
+    def actor_of(principal: Principal) -> tuple[ActorKind, int | None]:
+        if principal.partner_staff_id is not None:
+            return ActorKind.PARTNER_STAFF, principal.partner_staff_id
+        return ActorKind.COORDINATOR, principal.coordinator_id
+
+    async def staff_record(
+        request: Request,
+        organisation_id: int,
+        staff_id: int | None,
+        posted: tuple[dict[str, Any], bool] | None,
+    ) -> Response:
+        deps = deps_of(request)
+
+        async def page(session: AsyncSession, principal: Principal) -> Response:
+            org = await session.get(PartnerOrganisation, organisation_id)
+            staff = await session.get(PartnerStaff, staff_id) if staff_id is not None else None
+            if org is None or (
+                staff_id is not None and (staff is None or staff.organisation_id != org.id)
+            ):
+                return render(request, "message.html", principal, 404, message="console.not_found")
+            base = f"/console/organisations/{organisation_id}/staff/"
+            context: dict[str, Any] = {
+                "organisation": org,
+                "staff": staff,
+                "action": base + (str(staff_id) if staff else "new"),
+                "errors": {},
+            }
+            if posted is None:
+                typed = (
+                    person_forms.current_staff(staff)
+                    if staff is not None
+                    else person_forms.blank_staff()
+                )
+                return render(request, "staff.html", principal, typed=typed, **context)
+            typed, token_ok = posted
+            if not token_ok:
+                return render(
+                    request,
+                    "staff.html",
+                    principal,
+                    400,
+                    typed=typed,
+                    error="console.csrf",
+                    **context,
+                )
+            form, row = person_forms.read_staff(typed)
+            await person_forms.check_staff(
+                session, form, row, organisation=org, editing=staff, directory=deps.directory
+            )
+            if not form.ok:
+                context["errors"] = form.errors
+                return render(
+                    request,
+                    "staff.html",
+                    principal,
+                    422,
+                    typed=typed,
+                    error="console.settings.has_errors",
+                    **context,
+                )
+            kind, actor = actor_of(principal)
+            saved, changed = await person_forms.save_staff(
+                session,
+                form,
+                row,
+                organisation=org,
+                staff=staff,
+                actor_kind=kind,
+                actor_id=actor,
+                now=deps.clock.now(),
+            )
+            if staff is None:
+                request.session["flash"] = saved_notice(request, principal, True, saved.name)
+                return RedirectResponse(
+                    f"/console/organisations/{organisation_id}", status_code=303
+                )
+            context["staff"] = saved
+            return render(
+                request,
+                "staff.html",
+                principal,
+                typed=person_forms.current_staff(saved),
+                notice=saved_notice(request, principal, bool(changed), saved.name),
+                **context,
+            )
+
+        return await guarded(
+            request, Permission.MANAGE_ORGANISATION, page, organisation_id=organisation_id
+        )
+
+    @router.get("/organisations/{organisation_id}/staff/new", response_class=HTMLResponse)
+    async def staff_new_form(request: Request, organisation_id: int) -> Response:
+        return await staff_record(request, organisation_id, None, None)
+
+    @router.post("/organisations/{organisation_id}/staff/new", response_class=HTMLResponse)
+    async def staff_new_post(request: Request, organisation_id: int) -> Response:
+        return await staff_record(request, organisation_id, None, await form_of(request))
+
+    @router.get("/organisations/{organisation_id}/staff/{staff_id}", response_class=HTMLResponse)
+    async def staff_edit_form(request: Request, organisation_id: int, staff_id: int) -> Response:
+        return await staff_record(request, organisation_id, staff_id, None)
+
+    @router.post("/organisations/{organisation_id}/staff/{staff_id}", response_class=HTMLResponse)
+    async def staff_edit_post(request: Request, organisation_id: int, staff_id: int) -> Response:
+        return await staff_record(request, organisation_id, staff_id, await form_of(request))
+
+    @router.post(
+        "/organisations/{organisation_id}/staff/{staff_id}/active", response_class=HTMLResponse
+    )
+    async def staff_active(request: Request, organisation_id: int, staff_id: int) -> Response:
+        """A staff member leaves (or returns): history kept, Slack refuses them politely."""
+        deps = deps_of(request)
+        async with request.form() as raw:
+            token_ok = csrf_ok(request, raw)
+            wanted = raw.get("active") == "1"
+
+        async def page(session: AsyncSession, principal: Principal) -> Response:
+            staff = await session.get(PartnerStaff, staff_id)
+            if staff is None or staff.organisation_id != organisation_id:
+                return render(request, "message.html", principal, 404, message="console.not_found")
+            if not token_ok:
+                return render(request, "message.html", principal, 400, message="console.csrf")
+            kind, actor = actor_of(principal)
+            await set_staff_active(
+                session, staff, wanted, actor_kind=kind, actor_id=actor, now=deps.clock.now()
+            )
+            request.session["flash"] = deps.catalog.text(
+                "console.person.staff_on" if wanted else "console.person.staff_off",
+                _locale(request, principal),
+                name=staff.name,
+            )
+            return RedirectResponse(f"/console/organisations/{organisation_id}", status_code=303)
+
+        return await guarded(
+            request, Permission.MANAGE_ORGANISATION, page, organisation_id=organisation_id
         )
 
     return router

@@ -17,12 +17,13 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time
-from typing import Final
+from typing import Any, Final
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.console import sheets
+from core.console.slack_users import SlackUserDirectory, unknown_users
 from core.db.models import AuditLog, Coordinator, CoWeeklyAvailability
 from core.domain.enums import ActorKind, BookingMode, CoRole
 from core.domain.topics import Specialty
@@ -75,6 +76,12 @@ MODES: Final[Mapping[str, BookingMode]] = {
     "訪問": BookingMode.ONSITE,
     "onsite": BookingMode.ONSITE,
 }
+MODE_NAMES: Final = {
+    BookingMode.VISIT: "来所",
+    BookingMode.ONLINE: "オンライン",
+    BookingMode.ONSITE: "訪問",
+}
+"""How a form writes each mode; MODES reads these (and English names) back."""
 _SLOT = re.compile(r"^(\S+?)\s*(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})(?:\s+(\S+))?$")
 _SLACK_USER = re.compile(r"^[UW][A-Z0-9]{6,}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -128,6 +135,11 @@ def read_sheet(data: bytes, catalog: Catalog) -> ImportReport:
     rows = [_check_row(line, cells, labels) for line, cells in sheet.rows]
     _check_duplicates(rows)
     return ImportReport(rows)
+
+
+def check_record(cells: dict[str, str], catalog: Catalog) -> CoRow:
+    """One CO as the console's form gives them, checked exactly as a sheet row is."""
+    return _check_row(0, cells, _specialty_labels(catalog))
 
 
 def _check_row(line: int, cells: dict[str, str], labels: Mapping[str, str]) -> CoRow:
@@ -248,12 +260,20 @@ def _check_duplicates(rows: Sequence[CoRow]) -> None:
 
 
 async def check_against_hub(
-    session: AsyncSession, report: ImportReport, *, hub_id: int, team_id: str | None
+    session: AsyncSession,
+    report: ImportReport,
+    *,
+    hub_id: int,
+    team_id: str | None,
+    directory: SlackUserDirectory | None = None,
 ) -> None:
-    """The checks that need the database: a Slack user already a CO of another hub."""
+    """The checks that need the database and Slack: a Slack user already a CO of another
+    hub, or one Slack does not know (users.info)."""
     users = [row.slack_user_id for row in report.rows if row.slack_user_id]
     if not users:
         return
+    if directory is not None:
+        await mark_unknown_slack_users(directory, team_id, report.rows)
     known = (
         await session.scalars(select(Coordinator).where(Coordinator.slack_user_id.in_(users)))
     ).all()
@@ -280,50 +300,142 @@ async def apply_import(
     team_id: str | None,
     actor_id: int | None,
     now: datetime,
+    directory: SlackUserDirectory | None = None,
 ) -> ImportReport:
-    """Write every row, or none when any row has an error. Audited per CO."""
-    await check_against_hub(session, report, hub_id=hub_id, team_id=team_id)
+    """Write every row, or none when any row has an error. Audited per CO, old → new."""
+    await check_against_hub(session, report, hub_id=hub_id, team_id=team_id, directory=directory)
     if not report.ok:
         return report
     for row in report.rows:
         co = await session.get(Coordinator, row.existing_id) if row.existing_id else None
-        created = co is None
-        if co is None:
-            co = Coordinator(hub_id=hub_id, slack_user_id=row.slack_user_id, slack_team_id=team_id)
-            session.add(co)
-        co.name = row.name
-        co.name_kana = row.name_kana
-        co.role = row.role
-        co.specialties = list(row.specialties)
-        co.qualifications = list(row.qualifications)
-        co.self_introduction = row.self_introduction
-        co.email = row.email
-        co.capacity = row.capacity
-        co.active = True
-        await session.flush()
-        if row.slots or "availability" in row.cells:
-            await session.execute(
-                delete(CoWeeklyAvailability).where(CoWeeklyAvailability.co_id == co.id)
-            )
-            session.add_all(
-                CoWeeklyAvailability(
-                    co_id=co.id,
-                    weekday=slot.weekday,
-                    start_time=slot.start,
-                    end_time=slot.end,
-                    mode=slot.mode,
-                )
-                for slot in row.slots
-            )
+        before = await snapshot(session, co) if co is not None else {}
+        co = await write_row(session, row, hub_id=hub_id, team_id=team_id, co=co, active=True)
         session.add(
-            AuditLog(
-                at=now,
-                actor_kind=ActorKind.COORDINATOR if actor_id else ActorKind.SYSTEM,
+            audit_row(
+                co,
+                "coordinator.imported" if not before else "coordinator.updated",
+                changes(before, await snapshot(session, co)),
                 actor_id=actor_id,
-                action="coordinator.imported" if created else "coordinator.updated",
-                hub_id=hub_id,
-                details={"coordinator_id": co.id, "line": row.line},
+                now=now,
+                line=row.line,
             )
         )
     report.written = True
     return report
+
+
+async def write_row(
+    session: AsyncSession,
+    row: CoRow,
+    *,
+    hub_id: int,
+    team_id: str | None,
+    co: Coordinator | None,
+    active: bool,
+) -> Coordinator:
+    """Store one checked CO (new when `co` is None): what the sheet and the form share.
+
+    The weekly pattern is replaced only when the row says something about it, so a sheet
+    without the column leaves each CO's hours as they kept them."""
+    if co is None:
+        co = Coordinator(hub_id=hub_id, slack_user_id=row.slack_user_id, slack_team_id=team_id)
+        session.add(co)
+    co.name = row.name
+    co.name_kana = row.name_kana
+    co.role = row.role
+    co.specialties = list(row.specialties)
+    co.qualifications = list(row.qualifications)
+    co.self_introduction = row.self_introduction
+    co.slack_user_id = row.slack_user_id
+    co.email = row.email
+    co.capacity = row.capacity
+    co.active = active
+    await session.flush()
+    if row.slots or "availability" in row.cells:
+        await session.execute(
+            delete(CoWeeklyAvailability).where(CoWeeklyAvailability.co_id == co.id)
+        )
+        session.add_all(
+            CoWeeklyAvailability(
+                co_id=co.id,
+                weekday=slot.weekday,
+                start_time=slot.start,
+                end_time=slot.end,
+                mode=slot.mode,
+            )
+            for slot in row.slots
+        )
+        await session.flush()
+    return co
+
+
+async def snapshot(session: AsyncSession, co: Coordinator) -> dict[str, Any]:
+    """A CO's registered fields as the audit log records them (before and after a change)."""
+    weekly = (
+        await session.scalars(
+            select(CoWeeklyAvailability).where(CoWeeklyAvailability.co_id == co.id)
+        )
+    ).all()
+    return {
+        "name": co.name,
+        "name_kana": co.name_kana,
+        "role": co.role.value,
+        "specialties": list(co.specialties),
+        "qualifications": list(co.qualifications),
+        "self_introduction": co.self_introduction,
+        "slack_user_id": co.slack_user_id,
+        "email": co.email,
+        "capacity": co.capacity,
+        "active": co.active,
+        "weekly": format_weekly(
+            [Slot(w.weekday, w.start_time, w.end_time, w.mode) for w in weekly], MODE_NAMES
+        ),
+    }
+
+
+def changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, list[Any]]:
+    """{field: [old, new]} of what differs; a new record's old values are None."""
+    return {
+        key: [before.get(key), value]
+        for key, value in after.items()
+        if before.get(key) != value and (before or value not in (None, "", [], False))
+    }
+
+
+def audit_row(
+    co: Coordinator,
+    action: str,
+    changed: dict[str, list[Any]],
+    *,
+    actor_id: int | None,
+    now: datetime,
+    line: int | None = None,
+) -> AuditLog:
+    details: dict[str, Any] = {"coordinator_id": co.id, "changes": changed}
+    if line is not None:
+        details["line"] = line
+    return AuditLog(
+        at=now,
+        actor_kind=ActorKind.COORDINATOR if actor_id else ActorKind.SYSTEM,
+        actor_id=actor_id,
+        action=action,
+        hub_id=co.hub_id,
+        details=details,
+    )
+
+
+async def mark_unknown_slack_users(
+    directory: SlackUserDirectory, team_id: str | None, rows: Sequence[sheets.CheckedRow]
+) -> None:
+    """Ask Slack about each well-formed id of the rows (CO or partner staff rows alike) and
+    mark the field of the ones it does not know as a person."""
+    wanted = [
+        (row, user)
+        for row in rows
+        if (user := getattr(row, "slack_user_id", None))
+        and not any(field == "slack_user_id" for field, _ in row.errors)
+    ]
+    problems = await unknown_users(directory, team_id, [user for _, user in wanted])
+    for row, user in wanted:
+        if user in problems:
+            row.errors.append(("slack_user_id", problems[user]))

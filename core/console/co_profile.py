@@ -18,19 +18,13 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.console import sheets
-from core.console.co_import import Slot, format_weekly, parse_weekly
+from core.console.co_import import MODE_NAMES, Slot, format_weekly, parse_weekly
 from core.db.models import AuditLog, CoAvailabilityException, Coordinator, CoWeeklyAvailability
-from core.domain.enums import ActorKind, BookingMode
+from core.domain.enums import ActorKind
 from core.domain.topics import Specialty
 from core.i18n import Text
 from core.text.normalize import normalize_text
 
-MODE_NAMES: Final = {
-    BookingMode.VISIT: "来所",
-    BookingMode.ONLINE: "オンライン",
-    BookingMode.ONSITE: "訪問",
-}
-"""How the form writes each mode; co_import.MODES reads these (and English names) back."""
 _OFF: Final = frozenset({"休み", "休", "off", "leave", "休暇"})
 _EXCEPTION = re.compile(r"^(\d{4}-\d{1,2}-\d{1,2})\s*(.*)$")
 _HOURS = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})(?:\s+(.*))?$")
@@ -185,23 +179,7 @@ async def apply_profile(
         )
         for s in values["weekly"]
     )
-    await session.execute(
-        delete(CoAvailabilityException).where(
-            CoAvailabilityException.co_id == co.id, CoAvailabilityException.day >= today
-        )
-    )
-    session.add_all(
-        CoAvailabilityException(
-            co_id=co.id,
-            day=e.day,
-            available=e.available,
-            start_time=e.start,
-            end_time=e.end,
-            note=e.note,
-        )
-        for e in values["exceptions"]
-    )
-    await session.flush()
+    await replace_exceptions(session, co, values["exceptions"], today=today)
     after = await current_profile(session, co, today)
     changed = sorted(key for key in after if after[key] != before[key])
     if changed:
@@ -216,3 +194,26 @@ async def apply_profile(
             )
         )
     return changed
+
+
+async def replace_exceptions(
+    session: AsyncSession, co: Coordinator, exceptions: list[DayException], *, today: date
+) -> None:
+    """Today's and later exceptions become `exceptions`; past ones are history, kept."""
+    await session.execute(
+        delete(CoAvailabilityException).where(
+            CoAvailabilityException.co_id == co.id, CoAvailabilityException.day >= today
+        )
+    )
+    session.add_all(
+        CoAvailabilityException(
+            co_id=co.id,
+            day=e.day,
+            available=e.available,
+            start_time=e.start,
+            end_time=e.end,
+            note=e.note,
+        )
+        for e in exceptions
+    )
+    await session.flush()

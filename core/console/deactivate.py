@@ -1,4 +1,4 @@
-"""A coordinator leaves: they keep their history, lose their work and their access, politely.
+"""A coordinator or partner staff member leaves: history kept, work and access gone, politely.
 
 Deactivating is the only way a CO leaves; nothing is deleted, because their consultations,
 reviews and figures are the hub's record. From the moment it commits they get no new cases
@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.coordinators.actions import reopen_cases_of
-from core.db.models import AuditLog, Coordinator, Hub
+from core.db.models import AuditLog, Coordinator, Hub, PartnerStaff
 from core.domain.enums import ActorKind
 from core.i18n import Text
 from core.messages import OutgoingMessage
@@ -75,3 +75,38 @@ async def set_active(
         )
     )
     return Deactivated(co.id, reopened, changed=True)
+
+
+async def set_staff_active(
+    session: AsyncSession,
+    staff: PartnerStaff,
+    active: bool,
+    *,
+    actor_kind: ActorKind,
+    actor_id: int | None,
+    now: datetime,
+) -> bool:
+    """A partner organisation's staff member leaves (or comes back); idempotent.
+
+    Like a CO's, their record and the cases they handed over stay: the referrals name them
+    and the hub's figures count them. From the commit on, core.staff no longer knows them,
+    so Slack answers their hand-over with the catalog's polite "not registered" refusal and
+    no new hand-over is taken from them; the console's sign-in refuses them the same way.
+    Answers whether anything changed."""
+    if staff.active == active:
+        return False
+    staff.active = active
+    session.add(
+        AuditLog(
+            at=now,
+            actor_kind=actor_kind if actor_id else ActorKind.SYSTEM,
+            actor_id=actor_id,
+            action="partner_staff.deactivated" if not active else "partner_staff.reactivated",
+            details={
+                "partner_staff_id": staff.id,
+                "organisation_id": staff.organisation_id,
+                "changes": {"active": [not active, active]},
+            },
+        )
+    )
+    return True

@@ -1,10 +1,13 @@
 """A hub's settings as its CCO (or HQ) changes them: checked, applied, and audited old → new.
 
-The fields are the ones the rest of the product already reads: the queue channel in Slack,
-the owners' push window, escalation and follow-up timing, closed days, and the hub's own
-LINE account (budget, plan and its secrets). A form arrives as the strings the person typed;
-`read_settings` turns them into values or field errors without touching anything, so a page
-with one wrong field shows it next to the field and keeps everything else as typed.
+The fields are the ones the rest of the product already reads: the queue channel and the
+CCO channel in Slack (core.notify), the owners' push window, business hours (what escalation
+counts), escalation thresholds (to the CCO, then to HQ), follow-up months, survey timing,
+closed days, and the hub's own LINE account (budget, plan and its secrets). The optional
+ones left blank keep the product's default, which the form's hint names. A form arrives as
+the strings the person typed; `read_settings` turns them into values or field errors without
+touching anything, so a page with one wrong field shows it next to the field and keeps
+everything else as typed.
 
 The hub's public information (拠点のご案内: official name, address, map position, phone, web
 page, opening hours per weekday, access) is part of the same form and the same audit row;
@@ -52,6 +55,11 @@ async def current_settings(session: AsyncSession, hub: Hub) -> dict[str, str]:
     ).all()
     return {
         "slack_intake_channel_id": hub.slack_intake_channel_id or "",
+        "slack_cco_channel_id": hub.slack_cco_channel_id or "",
+        "business_opens": _typed_time(hub.business_day_start),
+        "business_closes": _typed_time(hub.business_day_end),
+        "escalation_hq_hours": str(hub.escalation_hq_hours or ""),
+        "survey_send_at": _typed_time(hub.survey_send_at),
         "push_opens": hub.quiet_end.strftime("%H:%M"),
         "push_closes": hub.quiet_start.strftime("%H:%M"),
         "escalation_hours": str(hub.escalation_hours),
@@ -88,6 +96,10 @@ async def current_profile(session: AsyncSession, hub: Hub) -> dict[str, str]:
     for day, name in zip(hub_profile.WEEKDAYS, HOURS_FIELDS, strict=True):
         fields[name] = hub_profile.typed_hours(hours.get(day))
     return fields
+
+
+def _typed_time(value: time | None) -> str:
+    return value.strftime("%H:%M") if value is not None else ""
 
 
 def _coordinate(value: float | None) -> str:
@@ -177,6 +189,21 @@ def read_settings(typed: dict[str, str]) -> SettingsForm:
         form.errors["slack_intake_channel_id"] = Text("console.settings.error.channel")
     form.values["slack_intake_channel_id"] = channel or None
 
+    cco_channel = text.get("slack_cco_channel_id", "").upper()
+    if cco_channel and not _CHANNEL.match(cco_channel):
+        form.errors["slack_cco_channel_id"] = Text("console.settings.error.channel")
+    form.values["slack_cco_channel_id"] = cco_channel or None
+
+    _optional_times(form, text, "business_opens", "business_closes")
+    survey = text.get("survey_send_at", "")
+    form.values["survey_send_at"] = _time(survey) if survey else None
+    if survey and form.values["survey_send_at"] is None:
+        form.errors["survey_send_at"] = Text("console.settings.error.time")
+    hq_hours = text.get("escalation_hq_hours", "")
+    if hq_hours and (not hq_hours.isdigit() or not 1 <= int(hq_hours) <= 240):
+        form.errors["escalation_hq_hours"] = Text("console.settings.error.escalation")
+    form.values["escalation_hq_hours"] = int(hq_hours) if hq_hours.isdigit() else None
+
     opens, closes = _time(text.get("push_opens", "")), _time(text.get("push_closes", ""))
     if opens is None:
         form.errors["push_opens"] = Text("console.settings.error.time")
@@ -229,6 +256,22 @@ def read_settings(typed: dict[str, str]) -> SettingsForm:
     return form
 
 
+def _optional_times(form: SettingsForm, text: dict[str, str], first: str, last: str) -> None:
+    """Business hours: both blank (the default, 09:00-17:00) or both times, start first."""
+    typed = text.get(first, ""), text.get(last, "")
+    form.values[first] = form.values[last] = None
+    if not any(typed):
+        return
+    opens, closes = _time(typed[0]), _time(typed[1])
+    for name, value in ((first, opens), (last, closes)):
+        if value is None:
+            form.errors[name] = Text("console.settings.error.time")
+    if opens is not None and closes is not None:
+        if opens >= closes:
+            form.errors[last] = Text("console.settings.error.window")
+        form.values[first], form.values[last] = opens, closes
+
+
 def _time(value: str) -> time | None:
     match = _TIME.match(value)
     if match is None:
@@ -260,6 +303,11 @@ async def apply_settings(
     before = await current_settings(session, hub)
     values = form.values
     hub.slack_intake_channel_id = values["slack_intake_channel_id"]
+    hub.slack_cco_channel_id = values["slack_cco_channel_id"]
+    hub.business_day_start = values["business_opens"]
+    hub.business_day_end = values["business_closes"]
+    hub.escalation_hq_hours = values["escalation_hq_hours"]
+    hub.survey_send_at = values["survey_send_at"]
     hub.quiet_start, hub.quiet_end = values["quiet_start"], values["quiet_end"]
     hub.escalation_hours = values["escalation_hours"]
     hub.followup_months = values["followup_months"]

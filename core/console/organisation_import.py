@@ -12,12 +12,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final
+from typing import Any, Final
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.console import sheets
+from core.console.co_import import changes
 from core.db.models import AuditLog, PartnerOrganisation
 from core.domain.enums import ActorKind
 from core.domain.organisations import OrganisationKind
@@ -70,9 +71,7 @@ def read_organisations(data: bytes, catalog: Catalog) -> OrganisationReport:
     sheet = sheets.read_sheet(data, COLUMNS)
     if sheet.errors:
         return OrganisationReport([], sheet.errors)
-    prefectures = {f"{code:02d}": f"{code:02d}" for code in range(1, 48)}
-    for code in list(prefectures):
-        prefectures[normalize_text(catalog.text(f"prefecture.{code}", "ja"))] = code
+    prefectures = prefecture_names(catalog)
     rows = [_check(line, cells, prefectures) for line, cells in sheet.rows]
     seen: dict[tuple[str, str | None], int] = {}
     for row in rows:
@@ -140,24 +139,79 @@ async def apply_organisations(
         return report
     for row in report.rows:
         org = await session.get(PartnerOrganisation, row.existing_id) if row.existing_id else None
-        created = org is None
-        if org is None:
-            org = PartnerOrganisation(name=row.name, kind=row.kind)
-            session.add(org)
-        org.kind = row.kind
-        org.prefecture_code = row.prefecture_code
-        org.municipality = row.municipality
-        org.slack_channel_id = row.slack_channel_id
-        org.slack_team_id = row.slack_team_id
-        await session.flush()
+        before = snapshot(org) if org is not None else {}
+        org = await write_row(session, row, org)
         session.add(
-            AuditLog(
-                at=now,
-                actor_kind=ActorKind.COORDINATOR if actor_id else ActorKind.SYSTEM,
+            audit_row(
+                org,
+                "organisation.imported" if not before else "organisation.updated",
+                changes(before, snapshot(org)),
                 actor_id=actor_id,
-                action="organisation.imported" if created else "organisation.updated",
-                details={"organisation_id": org.id, "line": row.line},
+                now=now,
+                line=row.line,
             )
         )
     report.written = True
     return report
+
+
+def prefecture_names(catalog: Catalog) -> dict[str, str]:
+    """JIS code or Japanese name (as typed) to the JIS code."""
+    prefectures = {f"{code:02d}": f"{code:02d}" for code in range(1, 48)}
+    for code in list(prefectures):
+        prefectures[normalize_text(catalog.text(f"prefecture.{code}", "ja"))] = code
+    return prefectures
+
+
+def check_record(cells: dict[str, str], catalog: Catalog) -> OrganisationRow:
+    """One organisation as the console's form gives it, checked as a sheet row is."""
+    return _check(0, cells, prefecture_names(catalog))
+
+
+async def write_row(
+    session: AsyncSession, row: OrganisationRow, org: PartnerOrganisation | None
+) -> PartnerOrganisation:
+    """Store one checked organisation (new when `org` is None): the sheet's and the form's."""
+    if org is None:
+        org = PartnerOrganisation(name=row.name, kind=row.kind)
+        session.add(org)
+    org.name = row.name
+    org.kind = row.kind
+    org.prefecture_code = row.prefecture_code
+    org.municipality = row.municipality
+    org.slack_channel_id = row.slack_channel_id
+    org.slack_team_id = row.slack_team_id
+    await session.flush()
+    return org
+
+
+def snapshot(org: PartnerOrganisation) -> dict[str, Any]:
+    return {
+        "name": org.name,
+        "kind": org.kind.value,
+        "prefecture": org.prefecture_code,
+        "municipality": org.municipality,
+        "slack_channel_id": org.slack_channel_id,
+        "slack_team_id": org.slack_team_id,
+    }
+
+
+def audit_row(
+    org: PartnerOrganisation,
+    action: str,
+    changed: dict[str, list[Any]],
+    *,
+    actor_id: int | None,
+    now: datetime,
+    line: int | None = None,
+) -> AuditLog:
+    details: dict[str, Any] = {"organisation_id": org.id, "changes": changed}
+    if line is not None:
+        details["line"] = line
+    return AuditLog(
+        at=now,
+        actor_kind=ActorKind.COORDINATOR if actor_id else ActorKind.SYSTEM,
+        actor_id=actor_id,
+        action=action,
+        details=details,
+    )

@@ -12,12 +12,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final
+from typing import Any, Final
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.console import sheets
+from core.console.co_import import changes, mark_unknown_slack_users
+from core.console.slack_users import SlackUserDirectory
 from core.db.models import AuditLog, PartnerOrganisation, PartnerStaff
 from core.domain.enums import ActorKind
 from core.i18n import Text
@@ -105,12 +107,24 @@ def _check(line: int, cells: dict[str, str]) -> StaffRow:
     return row
 
 
+def check_record(cells: dict[str, str]) -> StaffRow:
+    """One staff member as the console's form gives them, checked as a sheet row is."""
+    return _check(0, cells)
+
+
 async def check_against_organisation(
-    session: AsyncSession, report: StaffReport, organisation: PartnerOrganisation
+    session: AsyncSession,
+    report: StaffReport,
+    organisation: PartnerOrganisation,
+    *,
+    directory: SlackUserDirectory | None = None,
 ) -> None:
+    """A Slack user already staff of another organisation, or one Slack does not know."""
     users = [row.slack_user_id for row in report.rows if row.slack_user_id]
     if not users:
         return
+    if directory is not None:
+        await mark_unknown_slack_users(directory, organisation.slack_team_id, report.rows)
     known = {
         staff.slack_user_id: staff
         for staff in (
@@ -135,41 +149,92 @@ async def apply_staff(
     actor_kind: ActorKind,
     actor_id: int | None,
     now: datetime,
+    directory: SlackUserDirectory | None = None,
 ) -> StaffReport:
-    """Write every row, or none when any has an error. Audited per person, ids only."""
-    await check_against_organisation(session, report, organisation)
+    """Write every row, or none when any has an error. Audited per person, old → new."""
+    await check_against_organisation(session, report, organisation, directory=directory)
     if not report.ok:
         return report
     for row in report.rows:
         staff = await session.get(PartnerStaff, row.existing_id) if row.existing_id else None
-        created = staff is None
-        if staff is None:
-            staff = PartnerStaff(
-                organisation_id=organisation.id,
-                slack_user_id=row.slack_user_id,
-                slack_team_id=organisation.slack_team_id,
-                name=row.name,
-            )
-            session.add(staff)
-        staff.name = row.name
-        staff.title = row.title
-        staff.email = row.email
-        staff.phone = row.phone
-        staff.console_admin = row.admin
-        staff.active = True
-        await session.flush()
+        before = snapshot(staff) if staff is not None else {}
+        staff = await write_row(session, row, organisation, staff=staff, active=True)
         session.add(
-            AuditLog(
-                at=now,
+            audit_row(
+                staff,
+                "partner_staff.imported" if not before else "partner_staff.updated",
+                changes(before, snapshot(staff)),
                 actor_kind=actor_kind,
                 actor_id=actor_id,
-                action="partner_staff.imported" if created else "partner_staff.updated",
-                details={
-                    "partner_staff_id": staff.id,
-                    "organisation_id": organisation.id,
-                    "line": row.line,
-                },
+                now=now,
+                line=row.line,
             )
         )
     report.written = True
     return report
+
+
+async def write_row(
+    session: AsyncSession,
+    row: StaffRow,
+    organisation: PartnerOrganisation,
+    *,
+    staff: PartnerStaff | None,
+    active: bool,
+) -> PartnerStaff:
+    """Store one checked staff member (new when `staff` is None): the sheet's and the form's."""
+    if staff is None:
+        staff = PartnerStaff(
+            organisation_id=organisation.id,
+            slack_user_id=row.slack_user_id,
+            slack_team_id=organisation.slack_team_id,
+            name=row.name,
+        )
+        session.add(staff)
+    staff.name = row.name
+    staff.title = row.title
+    staff.email = row.email
+    staff.phone = row.phone
+    staff.slack_user_id = row.slack_user_id
+    staff.console_admin = row.admin
+    staff.active = active
+    await session.flush()
+    return staff
+
+
+def snapshot(staff: PartnerStaff) -> dict[str, Any]:
+    return {
+        "name": staff.name,
+        "title": staff.title,
+        "email": staff.email,
+        "phone": staff.phone,
+        "slack_user_id": staff.slack_user_id,
+        "admin": staff.console_admin,
+        "active": staff.active,
+    }
+
+
+def audit_row(
+    staff: PartnerStaff,
+    action: str,
+    changed: dict[str, list[Any]],
+    *,
+    actor_kind: ActorKind,
+    actor_id: int | None,
+    now: datetime,
+    line: int | None = None,
+) -> AuditLog:
+    details: dict[str, Any] = {
+        "partner_staff_id": staff.id,
+        "organisation_id": staff.organisation_id,
+        "changes": changed,
+    }
+    if line is not None:
+        details["line"] = line
+    return AuditLog(
+        at=now,
+        actor_kind=actor_kind if actor_id else ActorKind.SYSTEM,
+        actor_id=actor_id,
+        action=action,
+        details=details,
+    )

@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.calendar import jst_at, next_business_day
-from core.db.models import Case, ConsultationRecord, HubClosedDay, Survey
+from core.db.models import Case, ConsultationRecord, Hub, HubClosedDay, Survey
 from core.domain.enums import SatisfactionLevel, SurveyKind, SurveyStatus
 from core.i18n import Text
 from core.i18n.dates import jst_day
@@ -124,7 +124,9 @@ async def plan_survey(
         return None
     if closed_days is None:
         closed_days = await _closed_days(session, record.hub_id, record.held_on)
-    due = survey_due(record.held_on, now, closed_days, settings.send_at)
+    hub = await session.get(Hub, record.hub_id) if record.hub_id is not None else None
+    send_at = (hub.survey_send_at if hub is not None else None) or settings.send_at
+    due = survey_due(record.held_on, now, closed_days, send_at)
     address = await owner_address(session, case.person_id)
     try:
         async with session.begin_nested():

@@ -82,6 +82,26 @@ def test_a_cco_registers_five_cos_and_one_of_them_claims_a_case(
                 page.get_by_role("link", name="戻る").click()
                 expect(page.get_by_role("link", name="江藤 四季", exact=True)).to_be_visible()
 
+                # One more by the form, no script: the overlap is marked on its field and
+                # everything typed is still there to fix.
+                page.get_by_role("link", name="コーディネーターを追加").click()
+                page.get_by_label("氏名").fill("新田 六花")
+                page.get_by_label("SlackユーザーID").fill("U0NITTA001")
+                page.get_by_label("販路開拓").check()
+                weekly = page.get_by_label("毎週の相談可能時間")
+                weekly.fill("月 09:00-12:00\n月 11:00-13:00")
+                page.get_by_role("button", name="保存する").click()
+                expect(page.get_by_role("alert")).to_contain_text("入力内容はそのまま残っています")
+                expect(weekly).to_have_attribute("aria-invalid", "true")
+                expect(page.locator("#weekly-error")).to_contain_text("重なっています")
+                expect(page.get_by_label("氏名")).to_have_value("新田 六花")
+                weekly.fill("月 09:00-12:00\n水 13:00-17:00")
+                page.get_by_role("button", name="保存する").click()
+                expect(page.get_by_role("status")).to_contain_text(
+                    "新田 六花さんの登録内容を保存しました。"
+                )
+                expect(page.get_by_role("link", name="新田 六花", exact=True)).to_be_visible()
+
                 # A business owner asks for a consultation; 青木 一郎 claims it in Slack.
                 owner_asks_for_a_consultation(page, expect, service)
                 page.get_by_test_id("slack-persona").select_option("U0AOKI0001")

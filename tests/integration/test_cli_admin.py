@@ -6,6 +6,7 @@ Plain (not async) tests: the commands run their own event loop, as they do in a 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,9 +14,11 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from core.db.models import AuditLog, Coordinator, Hub
+from integrations.standins.server import ServerThread
+from integrations.standins.slack_api import create_slack_api
 from yorozu.bootstrap import bootstrap, prepare_database
 from yorozu.cli import app
-from yorozu.settings import load_settings
+from yorozu.settings import DEV_SLACK_BOT_TOKEN, load_settings
 
 
 async def _prepare(url: str) -> None:
@@ -24,11 +27,24 @@ async def _prepare(url: str) -> None:
     await container.aclose()
 
 
+@pytest.fixture(scope="module")
+def slack_api() -> Iterator[str]:
+    """Slack as the commands ask it (users.info), strict: unknown ids are user_not_found."""
+    standin = create_slack_api([DEV_SLACK_BOT_TOKEN], strict=True)
+    for user in ("U0FIRST001", "U0AOKI0001", "U0ISHII001"):
+        standin.add_user(user, user.lower())
+    server = ServerThread(standin.app).start()
+    yield server.url + "/api/"
+    server.stop()
+
+
 @pytest.fixture
-def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, slack_api: str) -> str:
     url = f"sqlite+aiosqlite:///{tmp_path}/y.db"
     asyncio.run(_prepare(url))
     monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("SLACK_API_BASE_URL", slack_api)
+    monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)
     monkeypatch.delenv("REDIS_URL", raising=False)
     return url
 
@@ -183,3 +199,72 @@ def test_import_hub_info_checks_every_row_first_and_keeps_columns_not_in_the_she
     assert profiles["27"] == ("+81661234567", "大阪府大阪市中央区本町1-1", {})
     _cos, actions, _hubs = _rows(database)
     assert actions.count("hub.settings_changed") == 3
+
+
+def test_a_slack_id_slack_does_not_know_is_refused_by_create_hq_and_import_cos(
+    database: str, tmp_path: Path
+) -> None:
+    runner = CliRunner()
+    nobody = runner.invoke(
+        app, ["admin", "create-hq", "--slack-user", "U0NOBODY01", "--team", "T01"]
+    )
+    assert nobody.exit_code == 1
+    assert "SlackにユーザーID「U0NOBODY01」の方が見つかりませんでした" in nobody.output
+    sheet = tmp_path / "cos.csv"
+    sheet.write_text("氏名,SlackユーザーID\n青木 一郎,U0AOKI0001\n谷 未知,U0NOBODY02\n", "utf-8")
+    checked = runner.invoke(app, ["admin", "import-cos", str(sheet), "--hub", "13", "--dry-run"])
+    assert checked.exit_code == 1
+    assert "line 3\tslack_user_id\tSlackにユーザーID「U0NOBODY02」の方が見つかりませんでした" in (
+        checked.output
+    )
+    assert _rows(database)[0] == []
+
+
+async def _add_staff(url: str) -> int:
+    from core.db.models import PartnerOrganisation, PartnerStaff
+    from core.domain.organisations import OrganisationKind
+
+    container = await bootstrap(load_settings(database_url=url, redis_url=None))
+    try:
+        async with container.session_factory() as session, session.begin():
+            org = PartnerOrganisation(name="テスト町商工会", kind=OrganisationKind.SHOKOKAI)
+            session.add(org)
+            await session.flush()
+            staff = PartnerStaff(organisation_id=org.id, name="森 一樹", slack_user_id="U0MORI0001")
+            session.add(staff)
+            await session.flush()
+            return staff.id
+    finally:
+        await container.aclose()
+
+
+async def _staff_known(url: str) -> bool:
+    from core.staff import resolve_slack_user
+
+    container = await bootstrap(load_settings(database_url=url, redis_url=None))
+    try:
+        async with container.session_factory() as session:
+            return await resolve_slack_user(session, "default", "U0MORI0001") is not None
+    finally:
+        await container.aclose()
+
+
+def test_deactivate_staff_keeps_them_listed_and_slack_stops_knowing_them(database: str) -> None:
+    staff_id = asyncio.run(_add_staff(database))
+    assert asyncio.run(_staff_known(database))
+    runner = CliRunner()
+    done = runner.invoke(app, ["admin", "deactivate", str(staff_id), "--staff"])
+    assert done.exit_code == 0, done.output
+    assert f"staff member {staff_id} deactivated" in done.output
+    assert not asyncio.run(_staff_known(database))
+    listed = runner.invoke(app, ["admin", "list", "--organisation", "1"])
+    assert f"{staff_id}\tstaff\tinactive\tU0MORI0001\t森 一樹" in listed.output
+    assert (
+        "nothing changed"
+        in runner.invoke(app, ["admin", "deactivate", str(staff_id), "--staff"]).output
+    )
+    back = runner.invoke(app, ["admin", "deactivate", str(staff_id), "--staff", "--reactivate"])
+    assert "active again" in back.output
+    assert asyncio.run(_staff_known(database))
+    _cos, actions, _hubs = _rows(database)
+    assert actions.count("partner_staff.deactivated") == 1

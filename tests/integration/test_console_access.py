@@ -38,14 +38,13 @@ from core.domain.enums import CaseSource, CaseStatus
 from core.staff import resolve_slack_user
 from core.text.normalize import normalize_phone
 from integrations.standins.server import ServerThread
+from integrations.standins.slack_api import SlackApiStandin, create_slack_api
 from integrations.standins.slack_oidc import SlackOidcStandin, create_slack_oidc
 from yorozu.app import create_app
 from yorozu.seed import seed
-from yorozu.settings import load_settings
+from yorozu.settings import DEV_SLACK_BOT_TOKEN, load_settings
 
-# The app builds its own engine from DATABASE_URL, which cannot carry the per-test PostgreSQL
-# schema; the console's queries are plain SQLAlchemy that the other suites run on both.
-pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+# Both databases: the app is given the run's PostgreSQL schema (create_app's search_path).
 
 CLIENT_ID, CLIENT_SECRET = "1234.5678", "console-test-secret"
 TEAM = "default"
@@ -55,6 +54,30 @@ HQ_USER = "U0HQADMIN01"
 @pytest.fixture(scope="module")
 def oidc() -> Iterator[tuple[SlackOidcStandin, str]]:
     standin = create_slack_oidc({CLIENT_ID: CLIENT_SECRET})
+    server = ServerThread(standin.app).start()
+    yield standin, server.url
+    server.stop()
+
+
+KNOWN_IN_SLACK = (
+    "U0YAMADAH01",
+    "U0AOKI0001",
+    "U0ISHII001",
+    "U0UEDA0001",
+    "U0ETO00001",
+    "U0OGAWA001",
+    "U0MORI0001",
+    "U0HAYASHI1",
+    "U0NEWCO001",
+    "U0NEWSTAFF1",
+)
+"""The people these tests register: the Slack stand-in (strict, as Slack is) knows them, and
+answers user_not_found for anyone else."""
+
+
+@pytest.fixture(scope="module")
+def slack_api() -> Iterator[tuple[SlackApiStandin, str]]:
+    standin = create_slack_api([DEV_SLACK_BOT_TOKEN], strict=True)
     server = ServerThread(standin.app).start()
     yield standin, server.url
     server.stop()
@@ -73,6 +96,10 @@ class Console:
     """hub code -> names of its coordinators."""
     a_co: dict[str, int]
     """hub code -> the id of one of its active coordinators."""
+    a_staff: dict[int, int]
+    """organisation id -> the id of one of its staff members."""
+    staff_names: dict[int, set[str]]
+    """organisation id -> names of its staff."""
     a_person: dict[str, int] = field(default_factory=dict)
     """hub code -> a person with a case there (for the privacy pages; `add_people`)."""
 
@@ -97,9 +124,13 @@ async def console(
     database_url: str,
     session_factory: async_sessionmaker[AsyncSession],
     oidc: tuple[SlackOidcStandin, str],
+    slack_api: tuple[SlackApiStandin, str],
     clock: Any,
+    backend: str,
+    request: pytest.FixtureRequest,
 ) -> AsyncIterator[Console]:
     standin, issuer = oidc
+    slack, slack_url = slack_api
     async with session_factory() as session, session.begin():
         await seed(session, demo=True, clock=clock)
         await create_hq_admin(
@@ -117,6 +148,14 @@ async def console(
         )
         assert admin is not None
         admin.console_admin = True
+        staff = (await session.scalars(select(PartnerStaff).order_by(PartnerStaff.id))).all()
+        staff_names: dict[int, set[str]] = {}
+        for person in staff:
+            staff_names.setdefault(person.organisation_id, set()).add(person.name)
+        a_staff = {
+            org.id: next(p.id for p in staff if p.organisation_id == org.id)
+            for org in (own_org, other_org)
+        }
         names: dict[str, set[str]] = {}
         a_co: dict[str, int] = {}
         for c in cos:
@@ -132,17 +171,32 @@ async def console(
         }
     for role, user in people.items():
         standin.add_user(user, TEAM, role)
+    for user in KNOWN_IN_SLACK:
+        slack.add_user(user, user.lower())
     settings = load_settings(
         database_url=database_url,
         redis_url=None,
         console_slack_client_id=CLIENT_ID,
         console_slack_client_secret=CLIENT_SECRET,
         slack_oidc_issuer=issuer,
+        slack_api_base_url=slack_url + "/api/",
         emulator_enabled=False,
     )
-    app = create_app(settings, clock=clock)
+    schema = request.getfixturevalue("postgres_schema") if backend == "postgresql" else None
+    app = create_app(settings, clock=clock, search_path=schema)
     async with app.router.lifespan_context(app):
-        yield Console(app, standin, session_factory, people, own_org.id, other_org.id, names, a_co)
+        yield Console(
+            app,
+            standin,
+            session_factory,
+            people,
+            own_org.id,
+            other_org.id,
+            names,
+            a_co,
+            a_staff,
+            staff_names,
+        )
 
 
 async def add_people(console: Console, now: Any) -> None:
@@ -342,6 +396,66 @@ EXPECTED: dict[str, dict[str, tuple[int, int]]] = {
         "co": (403, 403),
         "partner_admin": (200, 403),
     },
+    # One CO at a time: the form is the hub's managers'; a save with no name is refused on
+    # the field (422) for them, and never reaches the form for anyone else.
+    "co_new": {"hq": (200, 200), "cco": (200, 403), "co": (403, 403), "partner_admin": (403, 403)},
+    "co_new_save": {
+        "hq": (422, 422),
+        "cco": (422, 403),
+        "co": (403, 403),
+        "partner_admin": (403, 403),
+    },
+    "co_edit": {
+        "hq": (200, 200),
+        "cco": (200, 403),
+        "co": (403, 403),
+        "partner_admin": (403, 403),
+    },
+    "co_edit_save": {
+        "hq": (422, 422),
+        "cco": (422, 403),
+        "co": (403, 403),
+        "partner_admin": (403, 403),
+    },
+    # One partner organisation at a time is HQ's, like their CSV import.
+    "org_edit": {
+        "hq": (200, 200),
+        "cco": (403, 403),
+        "co": (403, 403),
+        "partner_admin": (403, 403),
+    },
+    "org_edit_save": {
+        "hq": (422, 422),
+        "cco": (403, 403),
+        "co": (403, 403),
+        "partner_admin": (403, 403),
+    },
+    # A partner organisation's staff: its admin's and HQ's.
+    "staff_new": {
+        "hq": (200, 200),
+        "cco": (403, 403),
+        "co": (403, 403),
+        "partner_admin": (200, 403),
+    },
+    "staff_new_save": {
+        "hq": (422, 422),
+        "cco": (403, 403),
+        "co": (403, 403),
+        "partner_admin": (422, 403),
+    },
+    "staff_edit": {
+        "hq": (200, 200),
+        "cco": (403, 403),
+        "co": (403, 403),
+        "partner_admin": (200, 403),
+    },
+    # Making an active staff member active again changes nothing: back to the organisation.
+    "staff_active": {
+        "hq": (303, 303),
+        "cco": (403, 403),
+        "co": (403, 403),
+        "partner_admin": (303, 403),
+    },
     # APPI requests: HQ and the hub's own CCO only.
     **{
         route: {
@@ -424,6 +538,39 @@ async def _ask(
             return await client.get(f"/console/hubs/{hub}/access-requests")
         case "organisation":
             return await client.get(f"/console/organisations/{org}")
+        case "co_new":
+            return await client.get(f"/console/hubs/{hub}/coordinators/new")
+        case "co_new_save":
+            return await client.post(
+                f"/console/hubs/{hub}/coordinators/new",
+                data={"csrf": csrf, "name": "", "slack_user_id": "U0NEWCO001"},
+            )
+        case "co_edit":
+            return await client.get(f"/console/hubs/{hub}/coordinators/{console.a_co[hub]}/edit")
+        case "co_edit_save":
+            return await client.post(
+                f"/console/hubs/{hub}/coordinators/{console.a_co[hub]}/edit",
+                data={"csrf": csrf, "name": ""},
+            )
+        case "org_edit":
+            return await client.get(f"/console/organisations/{org}/edit")
+        case "org_edit_save":
+            return await client.post(
+                f"/console/organisations/{org}/edit", data={"csrf": csrf, "name": ""}
+            )
+        case "staff_new":
+            return await client.get(f"/console/organisations/{org}/staff/new")
+        case "staff_new_save":
+            return await client.post(
+                f"/console/organisations/{org}/staff/new", data={"csrf": csrf, "name": ""}
+            )
+        case "staff_edit":
+            return await client.get(f"/console/organisations/{org}/staff/{console.a_staff[org]}")
+        case "staff_active":
+            return await client.post(
+                f"/console/organisations/{org}/staff/{console.a_staff[org]}/active",
+                data={"csrf": csrf, "active": "1"},
+            )
         case "privacy":
             return await client.get(f"/console/hubs/{hub}/privacy?phone=090-1111-2222")
         case "privacy_export":
@@ -468,14 +615,19 @@ async def test_every_route_answers_every_role_for_its_own_scope_only(
                     if role == "nobody":
                         assert answer.headers["location"] == "/console/login"
                     elif want == 303:
-                        assert answer.headers["location"].startswith("/console/hubs/")
+                        assert answer.headers["location"].startswith(
+                            ("/console/hubs/", "/console/organisations/")
+                        )
                     if route == "settings_save" and want == 200:
                         assert "変更はありませんでした。" in answer.text
-                    # Never a name of a CO of a hub this person may not see.
-                    hidden = console.names["27"] if role != "hq" else set()
+                    # Never a name of a CO of a hub (or a staff member of an organisation)
+                    # this person may not see.
+                    hidden = set()
+                    if role != "hq":
+                        hidden = console.names["27"] | console.staff_names[console.other_org]
                     assert not {name for name in hidden if name in answer.text}, (role, route)
                     cells += 1
-    assert cells == len(ROLES) * len(EXPECTED) * 2 == 200
+    assert cells == len(ROLES) * len(EXPECTED) * 2 == 300
 
 
 # -- onboarding from a spreadsheet ---------------------------------------------------------------
@@ -879,6 +1031,7 @@ async def test_a_co_keeps_their_own_hours_and_leave_but_not_anyone_elses(
 
 NATIONAL_ROUTES = (
     "/console/organisations",
+    "/console/organisations/new",
     "/console/organisations/import",
     "/console/national",
     "/console/national/budgets",
@@ -899,6 +1052,13 @@ async def test_only_hq_sees_and_registers_partner_organisations(console: Console
             for route in NATIONAL_ROUTES:
                 assert (await client.get(route)).status_code == 403, (role, route)
                 cells += 1
+            # Adding an organisation by form is HQ's too, whatever the form says.
+            page = await client.get("/console", follow_redirects=True)
+            posted = await client.post(
+                "/console/organisations/new",
+                data={"csrf": csrf_of(page.text), "name": "勝手な商工会", "kind": "shokokai"},
+            )
+            assert posted.status_code == 403, role
     async with console.client() as client:
         for route in NATIONAL_ROUTES:
             assert (await client.get(route)).status_code == 303
@@ -1088,6 +1248,342 @@ async def test_a_cco_approves_an_access_request_in_the_console_and_a_co_may_not(
         assert staff is not None
         assert staff.is_partner
         assert staff.organisation_id == console.own_org
+
+
+# -- one person at a time ----------------------------------------------------------------------
+
+
+async def test_a_cco_adds_one_co_by_form_sees_each_mistake_on_its_field_and_loses_nothing(
+    console: Console, clock: Any
+) -> None:
+    from core.db.models import CoAvailabilityException, CoWeeklyAvailability
+
+    async with console.sessions() as session:
+        colleague = await session.get(Coordinator, console.a_co["13"])
+        assert colleague is not None
+        colleague_user, colleague_name = colleague.slack_user_id, colleague.name
+    async with console.client() as client:
+        await console.sign_in(client, console.people["cco"])
+        hub = await client.get("/console/hubs/13")
+        assert "コーディネーターを追加" in hub.text
+        form = await client.get("/console/hubs/13/coordinators/new")
+        assert form.status_code == 200
+        typed = {
+            "csrf": csrf_of(form.text),
+            "name": "新田 六花",
+            "name_kana": "にった りっか",
+            "role": "co",
+            "specialties": ["sales_channels", "it"],
+            "qualifications": "中小企業診断士、ITコーディネータ",
+            "self_introduction": "小売店のネット販売を一緒に考えます。",
+            "slack_user_id": "U0NOBODY01",
+            "email": "nitta@hub13.example",
+            "capacity": "12",
+            "weekly": "月 09:00-12:00 来所\n月 11:00-13:00 オンライン",
+            "exceptions": "2026-06-10 休み 研修",
+            "active": "1",
+        }
+        stale = await client.post(
+            "/console/hubs/13/coordinators/new", data={**typed, "csrf": "stale"}
+        )
+        assert stale.status_code == 400
+        assert "フォームの有効期限が切れました" in stale.text
+        assert "小売店のネット販売を一緒に考えます。" in stale.text  # kept for the retry
+        unknown = await client.post("/console/hubs/13/coordinators/new", data=typed)
+        assert unknown.status_code == 422
+        assert "直していただきたい項目があります。入力内容はそのまま残っています。" in unknown.text
+        assert "SlackにユーザーID「U0NOBODY01」の方が見つかりませんでした" in unknown.text
+        assert "「月 11:00-13:00 オンライン」が同じ曜日の別の時間と重なっています。" in unknown.text
+        for kept in (
+            'value="新田 六花"',
+            "小売店のネット販売を一緒に考えます。",
+            "2026-06-10 休み 研修",
+        ):
+            assert kept in unknown.text, kept
+        assert 'aria-invalid="true" aria-describedby="slack_user_id-error"' in unknown.text
+
+        # A colleague's Slack id is a duplicate person, named, not an overwrite.
+        twice = await client.post(
+            "/console/hubs/13/coordinators/new",
+            data={**typed, "slack_user_id": str(colleague_user), "weekly": "月 09:00-12:00"},
+        )
+        assert twice.status_code == 422
+        assert f"「{colleague_name}」としてすでに登録されています" in twice.text
+
+        fixed = {
+            **typed,
+            "slack_user_id": "u0newco001",
+            "weekly": "月 09:00-12:00 来所\n水 13:00-17:00 オンライン",
+        }
+        added = await client.post("/console/hubs/13/coordinators/new", data=fixed)
+        assert added.status_code == 303, added.text
+        hub = await client.get("/console/hubs/13")
+        assert "新田 六花さんの登録内容を保存しました。" in hub.text
+
+    async with console.sessions() as session:
+        co = await session.scalar(select(Coordinator).where(Coordinator.name == "新田 六花"))
+        assert co is not None
+        assert (co.slack_user_id, co.capacity, co.specialties) == (
+            "U0NEWCO001",
+            12,
+            ["sales_channels", "it"],
+        )
+        assert co.qualifications == ["中小企業診断士", "ITコーディネータ"]
+        weekly = (
+            await session.scalars(
+                select(CoWeeklyAvailability).where(CoWeeklyAvailability.co_id == co.id)
+            )
+        ).all()
+        assert sorted((w.weekday, w.start_time.hour) for w in weekly) == [(0, 9), (2, 13)]
+        leave = await session.scalar(
+            select(CoAvailabilityException).where(CoAvailabilityException.co_id == co.id)
+        )
+        assert leave is not None
+        assert (leave.day.isoformat(), leave.available, leave.note) == ("2026-06-10", False, "研修")
+        created = await session.scalar(
+            select(AuditLog).where(AuditLog.action == "coordinator.created")
+        )
+        assert created is not None
+        assert created.details["changes"]["capacity"] == [None, 12]
+        assert created.details["changes"]["slack_user_id"] == [None, "U0NEWCO001"]
+        co_id = co.id
+        # Known in Slack from now on, like an imported CO.
+        assert await resolve_slack_user(session, TEAM, "U0NEWCO001") is not None
+
+    async with console.client() as client:
+        await console.sign_in(client, console.people["cco"])
+        page = f"/console/hubs/13/coordinators/{co_id}/edit"
+        form = await client.get(page)
+        assert 'value="新田 六花"' in form.text
+        assert "水 13:00-17:00 オンライン" in form.text
+        edited = {**fixed, "csrf": csrf_of(form.text), "capacity": "8", "role": "cco"}
+        edited.pop("active")  # the box cleared: they leave
+        saved = await client.post(page, data=edited)
+        assert saved.status_code == 200, saved.text
+        assert "新田 六花さんの登録内容を保存しました。" in saved.text
+        audit = await client.get("/console/hubs/13/audit")
+        assert "コーディネーターの登録内容を変更" in audit.text
+        assert "コーディネーターを無効化" in audit.text
+        # The page as saved, sent again, changes nothing and writes no audit row.
+        shown = await client.get(page)
+        same: dict[str, Any] = {
+            name: value
+            for name, value in re.findall(
+                r'<input id="([a-z_]+)" name="[a-z_]+" type="[a-z]+" value="([^"]*)"', shown.text
+            )
+        }
+        same |= dict(re.findall(r'<textarea id="([a-z_]+)"[^>]*>([^<]*)</textarea>', shown.text))
+        same["role"] = "cco"
+        same["specialties"] = ["sales_channels", "it"]
+        again = await client.post(page, data={**same, "csrf": csrf_of(shown.text)})
+        assert again.status_code == 200, again.text
+        assert "変更はありませんでした。" in again.text
+
+    async with console.sessions() as session:
+        co = await session.get(Coordinator, co_id)
+        assert co is not None
+        assert (co.capacity, co.role.value, co.active) == (8, "cco", False)
+        changed = await session.scalar(
+            select(AuditLog).where(AuditLog.action == "coordinator.changed")
+        )
+        assert changed is not None
+        assert changed.details["changes"]["capacity"] == [12, 8]
+        assert changed.details["changes"]["role"] == ["co", "cco"]
+        assert await resolve_slack_user(session, TEAM, "U0NEWCO001") is None
+
+
+async def test_a_sheet_row_with_a_slack_id_slack_does_not_know_is_marked_before_anything_is_written(
+    console: Console,
+) -> None:
+    sheet = "氏名,SlackユーザーID\n山田 花子,U0YAMADAH01\n谷 未知,U0UNKNOWN99\n"
+    async with console.client() as client:
+        await console.sign_in(client, console.people["cco"])
+        form = await client.get("/console/hubs/13/coordinators/import")
+        checked = await client.post(
+            "/console/hubs/13/coordinators/import",
+            data={"csrf": csrf_of(form.text), "mode": "apply", "csv_text": sheet},
+        )
+        assert checked.status_code == 422
+        assert "SlackにユーザーID「U0UNKNOWN99」の方が見つかりませんでした" in checked.text
+    async with console.sessions() as session:
+        assert (
+            await session.scalar(select(Coordinator).where(Coordinator.name == "山田 花子")) is None
+        )
+
+
+async def test_a_partner_admin_adds_a_staff_member_by_form_then_deactivates_them(
+    console: Console,
+) -> None:
+    base = f"/console/organisations/{console.own_org}"
+    async with console.client() as client:
+        await console.sign_in(client, console.people["partner_admin"])
+        landing = await client.get(base)
+        assert "職員を追加" in landing.text
+        form = await client.get(f"{base}/staff/new")
+        typed = {
+            "csrf": csrf_of(form.text),
+            "name": "松本 七海",
+            "title": "経営指導員",
+            "phone": "12",
+            "slack_user_id": "U0NOBODY02",
+            "active": "1",
+        }
+        wrong = await client.post(f"{base}/staff/new", data=typed)
+        assert wrong.status_code == 422
+        assert "電話番号として読めませんでした" in wrong.text
+        assert "SlackにユーザーID「U0NOBODY02」の方が見つかりませんでした" in wrong.text
+        assert 'value="松本 七海"' in wrong.text
+        fixed = {**typed, "phone": "03-9876-5432", "slack_user_id": "U0NEWSTAFF1"}
+        added = await client.post(f"{base}/staff/new", data=fixed)
+        assert added.status_code == 303, added.text
+        page = await client.get(base)
+        assert "松本 七海さんの登録内容を保存しました。" in page.text
+        async with console.sessions() as session:
+            staff = await session.scalar(
+                select(PartnerStaff).where(PartnerStaff.slack_user_id == "U0NEWSTAFF1")
+            )
+            assert staff is not None
+            staff_id = staff.id
+            assert await resolve_slack_user(session, TEAM, "U0NEWSTAFF1") is not None
+        again = await client.post(f"{base}/staff/new", data=fixed)
+        assert again.status_code == 422
+        assert "「松本 七海」としてすでに登録されています" in again.text
+
+        gone = await client.post(
+            f"{base}/staff/{staff_id}/active", data={"csrf": csrf_of(page.text), "active": "0"}
+        )
+        assert gone.status_code == 303
+        page = await client.get(base)
+        assert "松本 七海さんを無効にしました。" in page.text
+        assert "松本 七海" in page.text  # history kept: still listed, inactive
+
+    async with console.sessions() as session:
+        # Slack no longer knows them as partner staff: a hand-over is refused with the
+        # catalog's polite answer for someone not registered.
+        assert await resolve_slack_user(session, TEAM, "U0NEWSTAFF1") is None
+        actions = (
+            await session.scalars(
+                select(AuditLog.action).where(AuditLog.action.like("partner_staff.%"))
+            )
+        ).all()
+        assert {"partner_staff.created", "partner_staff.deactivated"} <= set(actions)
+        kept = await session.get(PartnerStaff, staff_id)
+        assert kept is not None
+        assert kept.active is False
+
+
+async def test_hq_adds_and_edits_one_partner_organisation_by_form(console: Console) -> None:
+    async with console.client() as client:
+        await console.sign_in(client, console.people["hq"])
+        form = await client.get("/console/organisations/new")
+        assert form.status_code == 200
+        typed = {
+            "csrf": csrf_of(form.text),
+            "name": "テスト村商工会",
+            "kind": "",
+            "prefecture": "13",
+            "municipality": "檜原村",
+            "slack_channel_id": "x",
+        }
+        wrong = await client.post("/console/organisations/new", data=typed)
+        assert wrong.status_code == 422
+        assert "種別は" in wrong.text
+        assert 'value="檜原村"' in wrong.text
+        fixed = {**typed, "kind": "shokokai", "slack_channel_id": "C0TESTVIL1"}
+        added = await client.post("/console/organisations/new", data=fixed)
+        assert added.status_code == 303, added.text
+        target = added.headers["location"]
+        again = await client.post("/console/organisations/new", data=fixed)
+        assert again.status_code == 422
+        assert "同じ都道府県に同じ名称の支援機関がすでに登録されています" in again.text
+        edit = await client.get(f"{target}/edit")
+        saved = await client.post(
+            f"{target}/edit",
+            data={**fixed, "csrf": csrf_of(edit.text), "municipality": "檜原村、奥多摩町"},
+        )
+        assert saved.status_code == 200, saved.text
+        assert "保存しました" in saved.text
+    async with console.sessions() as session:
+        row = await session.scalar(
+            select(AuditLog).where(AuditLog.action == "organisation.changed")
+        )
+        assert row is not None
+        assert row.details["changes"]["municipality"] == ["檜原村", "檜原村、奥多摩町"]
+
+
+async def test_a_cco_sets_the_cco_channel_business_hours_escalation_and_survey_timing(
+    console: Console, clock: Any
+) -> None:
+    from datetime import time
+
+    from core.db.models import OutboxMessage
+    from core.hub_calendar import hub_calendar
+    from core.i18n import Text
+    from core.messages import OutgoingMessage
+    from core.notify import notify_cco
+
+    async with console.client() as client:
+        await console.sign_in(client, console.people["cco"])
+        form = await client.get("/console/hubs/13/settings")
+        assert "チーフ向けのチャンネルID" in form.text
+        typed = {
+            **UNCHANGED["13"],
+            "csrf": csrf_of(form.text),
+            "slack_cco_channel_id": "C0CHIEFS13",
+            "business_opens": "10:00",
+            "business_closes": "9:30",
+            "escalation_hq_hours": "300",
+            "survey_send_at": "25:00",
+        }
+        wrong = await client.post("/console/hubs/13/settings", data=typed)
+        assert wrong.status_code == 422
+        assert "終える時刻は、始める時刻より後にしてください。" in wrong.text
+        assert 'aria-describedby="escalation_hq_hours-error"' in wrong.text
+        assert 'aria-describedby="survey_send_at-error"' in wrong.text
+        assert 'value="C0CHIEFS13"' in wrong.text  # kept as typed
+        fixed = {
+            **typed,
+            "business_closes": "18:00",
+            "escalation_hq_hours": "8",
+            "survey_send_at": "11:30",
+        }
+        saved = await client.post("/console/hubs/13/settings", data=fixed)
+        assert saved.status_code == 200, saved.text
+        assert "保存しました。" in saved.text
+        assert 'value="11:30"' in saved.text
+
+    async with console.sessions() as session, session.begin():
+        hub = await session.scalar(select(Hub).where(Hub.code == "13"))
+        assert hub is not None
+        assert (hub.escalation_hq_hours, hub.survey_send_at) == (8, time(11, 30))
+        calendar = await hub_calendar(session, hub.id, today=clock.now().date())
+        assert (calendar.day_start, calendar.day_end) == (time(10, 0), time(18, 0))
+        row = await session.scalar(
+            select(AuditLog)
+            .where(AuditLog.action == "hub.settings_changed")
+            .order_by(AuditLog.id.desc())
+        )
+        assert row is not None
+        assert row.details["changes"]["slack_cco_channel_id"] == ["", "C0CHIEFS13"]
+        assert row.details["changes"]["business_opens"] == ["", "10:00"]
+        assert row.details["changes"]["survey_send_at"] == ["", "11:30"]
+        # The CCOs' notices now go to their channel, not to each CCO's DMs.
+        told = await notify_cco(
+            session,
+            hub,
+            OutgoingMessage(texts=(Text("common.verbatim", value="test"),)),
+            key="settings-test",
+            now=clock.now(),
+        )
+        assert told == 1
+        sent = (
+            await session.scalars(
+                select(OutboxMessage.recipient).where(
+                    OutboxMessage.idempotency_key.like("settings-test%")
+                )
+            )
+        ).all()
+        assert sent == ["C0CHIEFS13"]
 
 
 async def test_a_cco_answers_a_privacy_request_for_their_own_hub_only(

@@ -27,9 +27,9 @@ from core.db.models import (
 )
 from core.domain.enums import CaseSource, CaseStatus, ReferralDirection
 from core.figures import hub_figures
-from tests.integration.test_console_access import Console, console, oidc
+from tests.integration.test_console_access import Console, console, oidc, slack_api
 
-__all__ = ["console", "oidc"]  # the console's fixtures, shared
+__all__ = ["console", "oidc", "slack_api"]  # the console's fixtures, shared
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 

@@ -393,6 +393,24 @@ async def test_a_consultation_gets_one_survey_the_next_business_day_at_ten(
     assert list(buttons(push)) == ["大変満足", "満足", "普通", "不満", "大変不満"]
 
 
+async def test_a_hubs_survey_time_set_in_the_console_is_when_the_survey_goes(
+    world: World,
+) -> None:
+    from datetime import time
+
+    async with world.factory() as session, session.begin():
+        hub = await session.get(Hub, world.hub_id)
+        assert hub is not None
+        hub.survey_send_at = time(11, 30)
+    owner = await world.owner(5)
+    world.clock.set(jst(6, 5, 16))  # Friday afternoon
+    record = await world.consultation(owner, date(2026, 6, 5))
+    assert await world.run("plan_surveys") == 1
+    planned, row = await _survey_row(world, record)
+    assert planned.due_at == jst(6, 8, 11, 30)  # Monday 11:30
+    assert row.not_before == planned.due_at
+
+
 async def test_answering_twice_counts_once_and_the_co_review_is_stored(world: World) -> None:
     owner = await world.owner(6)
     record = await world.consultation(owner, date(2026, 6, 2))

@@ -614,6 +614,36 @@ async def test_escalation_tells_the_cco_after_n_and_hq_after_m_business_hours(
     assert actions == ["case.escalated.cco", "case.escalated.hq"]
 
 
+async def test_a_hubs_own_business_hours_hq_threshold_and_cco_channel_rule_its_escalation(
+    session_factory: Factory, clock: ManualClock, world: World
+) -> None:
+    """What a CCO sets in the console's hub settings: business 09:00-13:00, the CCO told
+    after 4 business hours and HQ 2 more later, the CCO's notice in the CCOs' channel."""
+    from datetime import time
+
+    async with unit_of_work(session_factory) as session:
+        hub = await session.get(Hub, world.hub)
+        assert hub is not None
+        hub.business_day_start, hub.business_day_end = time(9, 0), time(13, 0)
+        hub.escalation_hours, hub.escalation_hq_hours = 4, 2
+        hub.slack_cco_channel_id = "C0CHIEFS13"
+    await add_case(session_factory, world.hub, jst(2026, 6, 2, 10, 0))  # Tuesday 10:00
+    # Tuesday 10-13 is 3 business hours; the 4th ends Wednesday 10:00; HQ's 6th at 12:00.
+    steps = [
+        (jst(2026, 6, 2, 16, 0), 0, 0),  # after 13:00 nothing more counts that day
+        (jst(2026, 6, 3, 9, 59), 0, 0),
+        (jst(2026, 6, 3, 10, 0), 1, 0),
+        (jst(2026, 6, 3, 11, 59), 1, 0),
+        (jst(2026, 6, 3, 12, 0), 1, 1),
+    ]
+    for moment, cco_rows, hq_rows in steps:
+        clock.set(moment)
+        await jobs.escalate(session_factory, clock, JobConfig())
+        assert len(await slack_rows(session_factory, "C0CHIEFS13")) == cco_rows, moment
+        assert len(await slack_rows(session_factory, CCO13)) == 0, moment
+        assert len(await slack_rows(session_factory, CCO00)) == hq_rows, moment
+
+
 async def test_a_claimed_case_is_not_escalated(
     session_factory: Factory, clock: ManualClock, world: World
 ) -> None:

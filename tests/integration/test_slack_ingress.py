@@ -671,3 +671,38 @@ async def test_handover_and_status_reach_the_partners_module(
         assert await asyncio.to_thread(response_urls.arrived.wait, 5)
         assert "まだ登録されていません" in response_urls.received[-1]["text"]
         assert slack_api.recorder.views_opened_for(STRANGER) == []
+
+
+async def test_partner_staff_deactivated_in_the_console_are_refused_a_hand_over_politely(
+    session_factory: async_sessionmaker[AsyncSession],
+    clock: ManualClock,
+    slack_api: SlackApiStandin,
+    slack_server: ServerThread,
+    response_urls: ResponseUrls,
+) -> None:
+    from core.console.deactivate import set_staff_active
+    from core.domain.enums import ActorKind
+
+    await seed_people(session_factory, clock)
+    async with unit_of_work(session_factory) as session:
+        staff = await session.scalar(
+            select(PartnerStaff).where(PartnerStaff.slack_user_id == PARTNER_USER)
+        )
+        assert staff is not None
+        assert await set_staff_active(
+            session, staff, False, actor_kind=ActorKind.SYSTEM, actor_id=None, now=clock.now()
+        )
+    async with harness(session_factory, clock, slack_api, slack_server) as h:
+        refused = await h.command(
+            PARTNER_USER, "handover 売上が落ちていて相談したい", response_url=response_urls.url
+        )
+        assert refused.status_code == 200
+        assert await asyncio.to_thread(response_urls.arrived.wait, 5)
+        assert "まだ登録されていません" in response_urls.received[-1]["text"]
+        assert not slack_api.recorder.views_opened_for(PARTNER_USER)  # no hand-over form
+    async with session_factory() as session:
+        kept = await session.scalar(
+            select(PartnerStaff).where(PartnerStaff.slack_user_id == PARTNER_USER)
+        )
+        assert kept is not None  # history kept
+        assert kept.active is False

@@ -61,6 +61,17 @@ class Hub(Base):
     escalation_hours: Mapped[int] = mapped_column(default=24)
     """A case unclaimed this long is shown to the CCO."""
     slack_intake_channel_id: Mapped[str | None] = mapped_column(String(32))
+    slack_cco_channel_id: Mapped[str | None] = mapped_column(String(32))
+    """Where the CCOs' notices go (escalations, budget warnings, reassignments); None: a DM
+    to each CCO (core.notify)."""
+    business_day_start: Mapped[time | None]
+    """When the hub's business day starts, Japan time (None: 09:00); escalation counts
+    business hours between this and `business_day_end` (core.calendar)."""
+    business_day_end: Mapped[time | None]
+    escalation_hq_hours: Mapped[int | None]
+    """Further business hours after the CCO before HQ is told (None: the policy's 16)."""
+    survey_send_at: Mapped[time | None]
+    """Japan time the satisfaction survey is sent on the next business day (None: 10:00)."""
     slack_team_id: Mapped[str | None] = mapped_column(String(32))
     """The Slack workspace the hub's channels are in: its installation's token sends for it.
     None: the single workspace of SLACK_BOT_TOKEN."""
