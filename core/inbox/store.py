@@ -40,11 +40,11 @@ from sqlalchemy import (
     ColumnClause,
     Select,
     Table,
-    Update,
     bindparam,
     func,
     literal_column,
     select,
+    text,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -241,8 +241,39 @@ def _heads(now: datetime, passed: Sequence[str]) -> Select[tuple[int]]:
     return _due_heads(now, only_backoff_blocks=False, passed=passed).limit(1)
 
 
+_SQLITE_BATCH_CLAIM: Final = """
+UPDATE inbox_events SET attempts = attempts WHERE id IN (
+    SELECT candidate.id FROM inbox_events AS candidate INDEXED BY ix_inbox_events_pending_id
+    WHERE candidate.status = 'pending' AND candidate.next_attempt_at <= :now
+    AND NOT EXISTS (
+        SELECT 1 FROM inbox_events AS earlier
+        WHERE earlier.ordering_key = candidate.ordering_key AND earlier.status = 'pending'
+        AND earlier.id < candidate.id AND earlier.next_attempt_at > :now
+    )
+    ORDER BY candidate.id LIMIT :limit
+) RETURNING {columns}
+"""
+
+
 @functools.cache
-def _batch_claim(limit: int, postgres: bool) -> Update:
+def _sqlite_batch_claim(limit: int) -> Any:
+    """`_batch_claim` on SQLite, in SQL: the same claim, with the pending-id index named.
+
+    Without statistics SQLite's planner chose the (status, next_attempt_at) index for the
+    candidates, then sorted every pending row by id for each claim: 18 to 40 ms a claim with
+    20,000 events waiting, the worker's largest cost under a burst (issue 14). The partial
+    index of pending ids (migration 0011) gives them in id order, so the scan stops at
+    `limit` heads: 0.08 ms. SQLAlchemy renders no table hints for SQLite, hence the text.
+    """
+    columns = ", ".join(column.name for column in _TABLE.c)
+    statement = text(_SQLITE_BATCH_CLAIM.format(columns=columns)).bindparams(
+        bindparam("now", type_=_E.next_attempt_at.type), bindparam("limit", value=limit)
+    )
+    return select(_E).from_statement(statement.columns(*_TABLE.c))
+
+
+@functools.cache
+def _batch_claim(limit: int, postgres: bool) -> Any:
     """Claims up to `limit` events to handle in one transaction.
 
     SQLite (one worker loop): the oldest due events that no earlier event in backoff holds
@@ -251,6 +282,8 @@ def _batch_claim(limit: int, postgres: bool) -> Update:
     people. Built once, with `now` bound at execution: building it cost more than running
     it. The no-op UPDATE makes the transaction's first statement a write (module docstring).
     """
+    if not postgres:
+        return _sqlite_batch_claim(limit)
     now = bindparam("now", type_=_E.next_attempt_at.type)
     heads = _due_heads(now, only_backoff_blocks=not postgres).limit(limit)
     if postgres:
