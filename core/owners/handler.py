@@ -175,9 +175,12 @@ async def follow_rich_menu(ctx: OwnerContext) -> None:
     identity = ctx.owner.identity
     if not identity.followed:
         return
+    # Before consent the menu is the same whatever is booked: no look-up for it (one query
+    # per event saved while a burst of new owners is handled, issue 14).
+    consented = ctx.owner.consented
     wanted = richmenus.menu_for(
-        ctx.owner.consented,
-        await booking.has_upcoming_booking(ctx.session, ctx.owner.person.id, ctx.now),
+        consented,
+        consented and await booking.has_upcoming_booking(ctx.session, ctx.owner.person.id, ctx.now),
     )
     if identity.rich_menu == wanted:
         return
