@@ -67,6 +67,7 @@ def create_app(
         it is on: they point at the local stand-ins and can be moved forward)."""
         from bots.line.webhook import LineWebhook, SqlAlchemyHubChannels
         from core.inbox import InboxWriter
+        from yorozu.arrivals import JOURNAL_WRITER, MARK_ENV, move_leftover_arrivals
         from yorozu.roles import BackgroundTasks
         from yorozu.worker import inbox_wake
 
@@ -79,21 +80,28 @@ def create_app(
             container.metrics.events_accepted.labels("line").inc(new)
             container.metrics.events_duplicate.labels("line").inc(received - new)
 
-        gate = None
-        if background_process and settings.sqlite_path() is not None:
-            from yorozu.ingest_gate import IngestGate
+        # serve on SQLite: the webhooks commit to the arrivals journal, a file of their own,
+        # and the child moves them into the inbox (core/inbox/journal.py).
+        journal = mark = None
+        sqlite_file = settings.sqlite_path()
+        if background_process and sqlite_file is not None:
+            from core.inbox.journal import JournalWriter, MoveMark, journal_path
 
-            gate = IngestGate.create()
+            mark = MoveMark.create()
+            journal = JournalWriter(journal_path(sqlite_file), mark)
+            container.extras[JOURNAL_WRITER] = journal
         writer = InboxWriter(
             container.session_factory,
             container.clock,
             wake=inbox_wake(container),
-            observe=observe,
-            priority=gate,
+            observe=None if journal is not None else observe,
+            store=None if journal is None else journal.add,
         )
         try:
             if prepare:
                 await prepare_database(container, demo=settings.seed_demo or runtime is not None)
+            if sqlite_file is not None:
+                await move_leftover_arrivals(container, sqlite_file, mark)
             if runtime is not None:
                 await runtime.attach(container)
                 app.state.emulator = runtime
@@ -111,9 +119,8 @@ def create_app(
             child = None
             if background_process:
                 from yorozu.background import BackgroundProcess
-                from yorozu.ingest_gate import ENV_NAME
 
-                child = BackgroundProcess(env={ENV_NAME: gate.name} if gate is not None else {})
+                child = BackgroundProcess(env={MARK_ENV: mark.name} if mark is not None else {})
                 await child.start()
             app.state.background_process = child
             yield
@@ -122,8 +129,10 @@ def create_app(
                 await app.state.background_process.stop()
             await tasks.stop()
             await writer.aclose()
-            if gate is not None:
-                gate.close()
+            if journal is not None:
+                await journal.aclose()
+            if mark is not None:
+                mark.close()
             await container.aclose()
 
     # Metrics are Prometheus, /metrics; FastAPI's own OpenTelemetry hooks would cost a

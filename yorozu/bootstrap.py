@@ -49,7 +49,6 @@ async def bootstrap(
     *,
     clock: Clock | None = None,
     search_path: str | None = None,
-    session_class: type[AsyncSession] = AsyncSession,
     inline_sqlite: bool = False,
 ) -> Container:
     sqlite_path = settings.sqlite_path()
@@ -67,7 +66,7 @@ async def bootstrap(
         settings=settings,
         clock=clock or SystemClock(),
         engine=engine,
-        session_factory=create_session_factory(engine, session_class=session_class),
+        session_factory=create_session_factory(engine),
         redis=redis,
     )
 
@@ -108,11 +107,13 @@ async def health(container: Container) -> tuple[bool, dict[str, Any]]:
     if report["database"]["ok"]:
         # The worker behind: still serving (the webhook stores and acknowledges), so not a
         # reason to leave the load balancer, but a reason for an operator to look.
+        from yorozu.arrivals import journal_backlog
         from yorozu.gauges import inbox_backlog_age
 
         try:
+            journal = await journal_backlog(container)
             async with container.session_factory() as session:
-                age = await inbox_backlog_age(session, container.clock.now())
+                age = await inbox_backlog_age(session, container.clock.now(), journal)
             limit = container.settings.inbox_backlog_degraded_seconds
             report["inbox"] = {"oldest_pending_seconds": round(age, 1), "degraded": age > limit}
         except Exception as exc:

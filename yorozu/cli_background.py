@@ -43,20 +43,12 @@ def background_command(
 
     async def main() -> None:
         from scheduler.runner import run_scheduler
-        from yorozu.ingest_gate import ENV_NAME, IngestGate, gated_session_class
+        from yorozu.arrivals import child_mover
 
-        gate = None
-        name = os.environ.get(ENV_NAME)
-        if name and settings.sqlite_path() is not None:
-            gate = IngestGate.attach(name)
         # This loop serves no request: SQLite runs in its thread (core/db/inline_sqlite.py).
-        if gate is not None:
-            # On SQLite the webhook's commits go first (yorozu/ingest_gate.py).
-            container = await bootstrap(
-                settings, session_class=gated_session_class(gate), inline_sqlite=True
-            )
-        else:
-            container = await bootstrap(settings, inline_sqlite=True)
+        container = await bootstrap(settings, inline_sqlite=True)
+        # serve on SQLite: its webhooks commit to the arrivals journal; the worker moves them.
+        mover = child_mover(container)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
@@ -70,7 +62,13 @@ def background_command(
         idle_wait = 0.5 if container.redis is not None else EMBEDDED_IDLE_WAIT
         roles = [
             asyncio.create_task(
-                run_worker(container, build_handler(container), stop=stop, idle_wait=idle_wait),
+                run_worker(
+                    container,
+                    build_handler(container),
+                    stop=stop,
+                    idle_wait=idle_wait,
+                    mover=mover,
+                ),
                 name="worker",
             ),
             asyncio.create_task(run_dispatcher(container, stop=stop), name="dispatcher"),
@@ -99,8 +97,8 @@ def background_command(
             await asyncio.gather(*roles, return_exceptions=True)
             if stop_metrics is not None:
                 stop_metrics()
+            if mover is not None:
+                mover.close()
             await container.aclose()
-            if gate is not None:
-                gate.close()
 
     asyncio.run(main())

@@ -23,6 +23,8 @@ import os
 from typing import Any
 
 from core.inbox import DEFAULT_POLICY, Handler, RetryPolicy, Wake, handle_batch
+from core.inbox.journal import JournalMover
+from yorozu.arrivals import count_moved
 from yorozu.bootstrap import Container
 from yorozu.heartbeat import beat
 from yorozu.logs import hash_user_id
@@ -93,15 +95,20 @@ async def run_worker(
     stop: asyncio.Event | None = None,
     idle_wait: float = 0.5,
     policy: RetryPolicy = DEFAULT_POLICY,
+    mover: JournalMover | None = None,
 ) -> None:
-    """Run the worker loops until `stop` is set (or the task is cancelled)."""
+    """Run the worker loops until `stop` is set (or the task is cancelled).
+
+    `mover`: serve on SQLite, whose webhooks commit to the arrivals journal; before each
+    batch the loop moves what arrived into the inbox (core/inbox/journal.py).
+    """
     stop = stop or asyncio.Event()
     loops = worker_concurrency(container, concurrency)
     prefix = f"{os.getpid()}"
     log.info("inbox worker started", extra={"loops": loops})
     tasks = [
         asyncio.create_task(
-            _loop(container, handler, f"{prefix}-{n}", stop, idle_wait, policy),
+            _loop(container, handler, f"{prefix}-{n}", stop, idle_wait, policy, mover),
             name=f"inbox-worker-{n}",
         )
         for n in range(loops)
@@ -124,13 +131,20 @@ async def _loop(
     stop: asyncio.Event,
     idle_wait: float,
     policy: RetryPolicy,
+    mover: JournalMover | None = None,
 ) -> None:
     pause = idle_wait
     observe = observer(container)
     while not stop.is_set():
         beat(container, "worker")
         try:
-            busy = bool(
+            arrived = False
+            if mover is not None:
+                moved = await mover.move(container.session_factory)
+                if moved.rows:
+                    count_moved(container, moved.rows, moved.new)
+                    arrived = True
+            busy = arrived or bool(
                 await handle_batch(
                     container.session_factory,
                     handler,

@@ -64,12 +64,8 @@ def _sqlite_pragmas(engine: AsyncEngine, *, busy_timeout_ms: int) -> None:
         cursor.close()
 
 
-def create_session_factory(
-    engine: AsyncEngine, *, session_class: type[AsyncSession] = AsyncSession
-) -> async_sessionmaker[AsyncSession]:
-    """`session_class`: serve's background process passes one that lets the webhook's
-    commits go first on SQLite (yorozu/ingest_gate.py)."""
-    return async_sessionmaker(engine, expire_on_commit=False, class_=session_class)
+def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
 
 
 @asynccontextmanager

@@ -75,8 +75,10 @@ PG_BATCH_LIMIT = 4
 """Heads (people) taken per batch on PostgreSQL: few, so that the worker's loops share the
 people waiting rather than one loop taking them all while the others idle."""
 BATCH_BUDGET = 0.012
-"""Seconds of handling after which a batch commits early: the webhook waits at most about
-this long for SQLite's write lock (yorozu/ingest_gate.py lets it go first between batches)."""
+"""Seconds of handling after which a batch commits early: the main file's other writers (the
+dispatcher, the scheduler, Slack actions and the console) wait at most about this long for
+SQLite's write lock. serve's webhooks do not wait for it: they commit to the arrivals journal
+(core/inbox/journal.py)."""
 _CLAIM_TRIES = 4
 """Heads tried per call when another worker holds the person's advisory lock."""
 _ERROR_LIMIT = 1000

@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Protocol
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -31,15 +31,9 @@ log = logging.getLogger(__name__)
 
 Wake = Callable[[int], Awaitable[None]]
 """Called after a commit with the number of new events: tells workers to look."""
-
-
-class CommitPriority(Protocol):
-    """Lets the writer's commits go ahead of other writers (serve on SQLite: its background
-    process yields to them; yorozu/ingest_gate.py)."""
-
-    async def before_commit(self) -> None: ...
-
-    def after_commit(self) -> None: ...
+Store = Callable[[Sequence[NewInboxEvent], datetime], Awaitable[int]]
+"""Commits a batch somewhere other than `inbox_events`; returns how many were new
+(serve on SQLite: the arrivals journal, core/inbox/journal.py)."""
 
 
 class InboxWriterClosed(RuntimeError):
@@ -60,7 +54,7 @@ class InboxWriter:
         linger: float = 0.002,
         max_in_flight: int = 2,
         observe: Callable[[int, int], None] | None = None,
-        priority: CommitPriority | None = None,
+        store: Store | None = None,
     ) -> None:
         if max_batch < 1 or max_in_flight < 1:
             raise ValueError("max_batch and max_in_flight must be at least 1")
@@ -68,7 +62,7 @@ class InboxWriter:
         self._clock = clock
         self._wake = wake
         self._observe = observe
-        self._priority = priority
+        self._store = store
         """Called after each commit with (events received, events new): for metrics."""
         self._max_batch = max_batch
         self._linger = linger
@@ -176,14 +170,13 @@ class InboxWriter:
 
     async def _flush(self, batch: list[_Entry]) -> None:
         events = [event for entry_events, _ in batch for event in entry_events]
-        if self._priority is not None:
-            await self._priority.before_commit()
         try:
-            async with self._sessions() as session, session.begin():
-                added = await add_events(session, events, now=self._clock.now())
+            if self._store is not None:
+                added = await self._store(events, self._clock.now())
+            else:
+                async with self._sessions() as session, session.begin():
+                    added = await add_events(session, events, now=self._clock.now())
         except Exception as error:  # every waiting request learns of it, then we go on
-            if self._priority is not None:
-                self._priority.after_commit()
             log.error(
                 "inbox batch failed",
                 extra={"events": len(events), "error_type": type(error).__name__},
@@ -192,8 +185,6 @@ class InboxWriter:
                 if not future.done():
                     future.set_exception(error)
             return
-        if self._priority is not None:
-            self._priority.after_commit()
         self.batches += 1
         if self._observe is not None:
             self._observe(len(events), added)
