@@ -14,7 +14,8 @@ goes on. Beside it, in the same run, the bare ASGI no-op under the same uvicorn 
 * handled end to end: events the worker finished per second (yorozu_events_handled_total
   from serve's own /metrics) from the first request until the backlog is gone.
 
-python -m bench serve
+python -m bench serve                            # all three
+YOROZU_BENCH_SERVE=embedded python -m bench serve  # one of embedded, postgres, workers
 """
 
 from __future__ import annotations
@@ -206,20 +207,36 @@ def measure(name: str, base: str, requests: list[tuple[str, bytes]]) -> Result:
     return result
 
 
+VARIANTS = ("embedded", "postgres", "workers")
+"""YOROZU_BENCH_SERVE picks some (comma-separated): SQLite; PostgreSQL + Redis; and that with
+two more `yorozu worker` processes. All three by default."""
+
+
 def run() -> tuple[float, list[Result]]:
+    wanted = [
+        name.strip()
+        for name in os.environ.get("YOROZU_BENCH_SERVE", ",".join(VARIANTS)).split(",")
+        if name.strip()
+    ]
+    unknown = sorted(set(wanted) - set(VARIANTS))
+    if unknown:
+        raise SystemExit(f"YOROZU_BENCH_SERVE: unknown {unknown}; choose from {VARIANTS}")
     requests = signed_messages(200_000, seed="a")
     with server("bare") as url:
         bare = wrk_peak(
             url + "/webhooks/line", requests[:50_000], seconds=PEAK_SECONDS, connections=CONNECTIONS
         ).rate
     results = []
-    with (
-        server("line") as line_url,
-        tempfile.TemporaryDirectory() as folder,
-        serve(f"sqlite:///{folder}/bench.db", line_url) as base,
-    ):
-        results.append(measure("serve, embedded (SQLite)", base, requests))
-    for workers, seed in ((0, "b"), (2, "c")):
+    if "embedded" in wanted:
+        with (
+            server("line") as line_url,
+            tempfile.TemporaryDirectory() as folder,
+            serve(f"sqlite:///{folder}/bench.db", line_url) as base,
+        ):
+            results.append(measure("serve, embedded (SQLite)", base, requests))
+    for workers, seed, variant in ((0, "b", "postgres"), (2, "c", "workers")):
+        if variant not in wanted:
+            continue
         requests = signed_messages(200_000, seed=seed)
         with (
             server("line") as line_url,
