@@ -43,15 +43,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from multiprocessing import shared_memory
 from pathlib import Path
-from typing import Any, Final, cast
+from typing import Any, Final
 
-from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.db.conflict import insert_or_skip
-from core.db.models.inbox import InboxEvent
-from core.domain.enums import InboxStatus, Platform
-from core.inbox.store import NewInboxEvent
+from core.domain.enums import Platform
+from core.inbox.store import NewInboxEvent, add_received
 
 log = logging.getLogger(__name__)
 
@@ -256,12 +253,6 @@ class JournalWriter:
         self._executor.shutdown(wait=True)
 
 
-_TABLE: Final = cast(Table, InboxEvent.__table__)
-_MOVE: Final = insert_or_skip(_TABLE, ["platform", "event_id"], postgres=False).returning(
-    _TABLE.c.id
-)
-
-
 @dataclass(frozen=True, slots=True)
 class Moved:
     rows: int
@@ -297,23 +288,21 @@ class JournalMover:
         rows = await asyncio.to_thread(self._read)
         if not rows:
             return Moved(0, 0)
-        values = [
-            {
-                "platform": Platform(platform),
-                "channel_id": channel_id,
-                "event_id": event_id,
-                "ordering_key": ordering_key,
-                "kind": kind,
-                "payload": json.loads(payload),
-                "received_at": _moment(received_us),
-                "occurred_at": None if occurred_us is None else _moment(occurred_us),
-                "redelivery": bool(redelivery),
-                "status": InboxStatus.IGNORED if ignored else InboxStatus.PENDING,
-                "attempts": 0,
-                "next_attempt_at": _moment(received_us),
-                "last_error": None,
-                "handled_at": None,
-            }
+        received = [
+            (
+                NewInboxEvent(
+                    platform=Platform(platform),
+                    channel_id=channel_id,
+                    event_id=event_id,
+                    ordering_key=ordering_key,
+                    kind=kind,
+                    payload=json.loads(payload),
+                    occurred_at=None if occurred_us is None else _moment(occurred_us),
+                    redelivery=bool(redelivery),
+                    ignored=bool(ignored),
+                ),
+                _moment(received_us),
+            )
             for (
                 _seq,
                 platform,
@@ -329,8 +318,7 @@ class JournalMover:
             ) in rows
         ]
         async with session_factory() as session, session.begin():
-            result = await session.execute(_MOVE, values)
-            new = len(result.all())
+            new = await add_received(session, received)
         self._moved = int(rows[-1][0])
         if self._mark is not None:
             self._mark.set(self._moved)

@@ -190,7 +190,15 @@ async def add_events(
     Runs inside the caller's transaction: the caller commits, and only then may the webhook
     acknowledge. Duplicates inside `events` itself count once.
     """
-    if not events:
+    return await add_received(session, [(event, now) for event in events])
+
+
+async def add_received(
+    session: AsyncSession, received: Sequence[tuple[NewInboxEvent, datetime]]
+) -> int:
+    """`add_events` for events received at different times (each with its own): what the
+    arrivals journal moves (core/inbox/journal.py)."""
+    if not received:
         return 0
     dialect = _dialect(session)
     if dialect not in ("postgresql", "sqlite"):  # pragma: no cover - the two backends
@@ -199,10 +207,9 @@ async def add_events(
     # SQLAlchemy's "insertmanyvalues" turns it into a few multi-row INSERT ... RETURNING
     # statements without compiling SQL again for each request.
     statement = _ADD_EVENTS[dialect == "postgresql"]
-    rows = [_row(event, now) for event in events]
+    rows = [_row(event, at) for event, at in received]
     result = await session.execute(statement, rows)
-    added = len(result.all())
-    return added
+    return len(result.all())
 
 
 def _due_heads(
@@ -628,6 +635,7 @@ __all__ = [
     "NewInboxEvent",
     "RetryPolicy",
     "add_events",
+    "add_received",
     "describe_error",
     "handle_next",
     "list_dead",

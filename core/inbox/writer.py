@@ -62,8 +62,8 @@ class InboxWriter:
         self._clock = clock
         self._wake = wake
         self._observe = observe
-        self._store = store
         """Called after each commit with (events received, events new): for metrics."""
+        self._store = store
         self._max_batch = max_batch
         self._linger = linger
         self._queue: list[_Entry] = []
