@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db.base import Base
@@ -24,6 +24,23 @@ class OutboxMessage(Base):
         # The dispatcher: due pending rows, most urgent first.
         Index("ix_outbox_messages_status_not_before_priority", "status", "not_before", "priority"),
         Index("ix_outbox_messages_ordering_key_id", "ordering_key", "id"),
+        # The dispatcher's claim (migration 0016): pending rows in claim order, and the
+        # in-flight rows of each recipient; sent rows leave both.
+        Index(
+            "ix_outbox_messages_pending_claim",
+            "priority",
+            "not_before",
+            "id",
+            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending'"),
+        ),
+        Index(
+            "ix_outbox_messages_in_flight_key",
+            "ordering_key",
+            "id",
+            sqlite_where=text("status IN ('pending', 'sending')"),
+            postgresql_where=text("status IN ('pending', 'sending')"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(ID, primary_key=True, autoincrement=True)
