@@ -50,6 +50,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
+from core.db import planner
 from core.db.conflict import insert_or_skip
 from core.db.models.inbox import InboxEvent
 from core.domain.enums import InboxStatus, Platform
@@ -223,15 +224,16 @@ def _due_heads(
     With `only_backoff_blocks`, an earlier event blocks only while it waits for its backoff
     (a batch takes a person's due events together, in order); otherwise any earlier pending
     event does (one head per person). Aliased so the UPDATE that embeds it does not
-    correlate it to the updated row. The status literal (not a bound parameter) lets the
-    planners use the partial index of pending ids (migration 0011) instead of sorting every
-    pending row. People in `passed` are left out.
+    correlate it to the updated row. The status literals (not bound parameters) let the
+    planners use the partial indexes of pending ids (migration 0011) instead of sorting every
+    pending row, and of each person's pending events (0017) instead of reading
+    their history. People in `passed` are left out.
     """
     candidate = aliased(_E, name="candidate")
     earlier = aliased(_E, name="earlier")
     conditions = [
         earlier.ordering_key == candidate.ordering_key,
-        earlier.status == InboxStatus.PENDING,
+        earlier.status == _PENDING_LITERAL,
         earlier.id < candidate.id,
     ]
     if only_backoff_blocks:
@@ -255,7 +257,7 @@ UPDATE inbox_events SET attempts = attempts WHERE id IN (
     SELECT candidate.id FROM inbox_events AS candidate INDEXED BY ix_inbox_events_pending_id
     WHERE candidate.status = 'pending' AND candidate.next_attempt_at <= :now
     AND NOT EXISTS (
-        SELECT 1 FROM inbox_events AS earlier
+        SELECT 1 FROM inbox_events AS earlier INDEXED BY ix_inbox_events_pending_key
         WHERE earlier.ordering_key = candidate.ordering_key AND earlier.status = 'pending'
         AND earlier.id < candidate.id AND earlier.next_attempt_at > :now
     )
@@ -326,7 +328,13 @@ async def _advisory_locked(session: AsyncSession, events: Sequence[InboxEvent]) 
 
 async def _claim(session: AsyncSession, now: datetime) -> InboxEvent | None:
     """Take the head event of one person, locked until this transaction ends."""
-    postgres = _dialect(session) == "postgresql"
+    saved = await planner.index_order_only(session)
+    event = await _claim_head(session, now, postgres=_dialect(session) == "postgresql")
+    await planner.restore(session, saved)
+    return event
+
+
+async def _claim_head(session: AsyncSession, now: datetime, *, postgres: bool) -> InboxEvent | None:
     passed: list[str] = []
     for _ in range(_CLAIM_TRIES):
         heads = _heads(now, passed)
@@ -483,8 +491,10 @@ async def handle_batch(
         async with session_factory() as session, session.begin():
             postgres = _dialect(session) == "postgresql"
             size = limit or (PG_BATCH_LIMIT if postgres else BATCH_LIMIT)
+            saved = await planner.index_order_only(session)
             claimed = await session.scalars(_batch_claim(size, postgres), {"now": now})
             events = sorted(claimed.all(), key=lambda event: event.id)
+            await planner.restore(session, saved)
             taken = len(events)
             if postgres and events:
                 events = await _advisory_locked(session, events)

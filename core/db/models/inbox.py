@@ -31,6 +31,14 @@ class InboxEvent(Base):
             sqlite_where=text("status = 'pending'"),
             postgresql_where=text("status = 'pending'"),
         ),
+        # Each person's pending events: "is an earlier one waiting" (migration 0017).
+        Index(
+            "ix_inbox_events_pending_key",
+            "ordering_key",
+            "id",
+            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(ID, primary_key=True, autoincrement=True)
