@@ -35,7 +35,6 @@ from core.messages import OutgoingMessage, encode_message
 _S = OutboxStatus
 INTERRUPTED = "interrupted"
 """`last_error` of a row given back after being claimed from a dead dispatcher's lease."""
-_IN_FLIGHT = (_S.PENDING, _S.SENDING)
 
 
 @dataclass(frozen=True)
