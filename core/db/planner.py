@@ -1,7 +1,7 @@
 """Keeping PostgreSQL's inbox claim on its index when its statistics are out of date.
 
-The worker's claim walks the partial index of pending ids in order and stops after a few
-rows (migrations 0011, 0017). That is the right plan whatever the counts are, but the
+The worker's claim reads a window of the partial index of pending ids in order and stops at
+its limit (migration 0011, core/inbox/pg_claim.py). That is the right plan whatever the counts are, but the
 planner chooses by its statistics, and in a burst, exactly when the claims matter, those
 say that almost nothing is pending: it then reads every pending row through another index,
 checks each one's person, and sorts them all. Measured in issue 14 with 3,800 events waiting

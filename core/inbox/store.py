@@ -36,7 +36,6 @@ from datetime import datetime, timedelta
 from typing import Any, Final, Literal, cast
 
 from sqlalchemy import (
-    BindParameter,
     ColumnClause,
     Select,
     Table,
@@ -54,6 +53,7 @@ from core.db import planner
 from core.db.conflict import insert_or_skip
 from core.db.models.inbox import InboxEvent
 from core.domain.enums import InboxStatus, Platform
+from core.inbox import pg_claim
 
 log = logging.getLogger(__name__)
 
@@ -213,43 +213,30 @@ async def add_received(
     return len(result.all())
 
 
-def _due_heads(
-    now: datetime | BindParameter[datetime],
-    *,
-    only_backoff_blocks: bool,
-    passed: Sequence[str] = (),
-) -> Select[tuple[int]]:
-    """Due pending events in id order that no earlier pending event of their person blocks.
+def _heads(now: datetime) -> Select[tuple[int]]:
+    """SQLite: the id of the oldest due event that is the first pending event of its person.
 
-    With `only_backoff_blocks`, an earlier event blocks only while it waits for its backoff
-    (a batch takes a person's due events together, in order); otherwise any earlier pending
-    event does (one head per person). Aliased so the UPDATE that embeds it does not
-    correlate it to the updated row. The status literals (not bound parameters) let the
-    planners use the partial indexes of pending ids (migration 0011) instead of sorting every
-    pending row, and of each person's pending events (0017) instead of reading
-    their history. People in `passed` are left out.
+    Aliased so the UPDATE that embeds it does not correlate it to the updated row. The status
+    literals (not bound parameters) let the planner use the partial indexes of pending ids
+    (migration 0011) and of each person's pending events (0017).
     """
     candidate = aliased(_E, name="candidate")
     earlier = aliased(_E, name="earlier")
-    conditions = [
-        earlier.ordering_key == candidate.ordering_key,
-        earlier.status == _PENDING_LITERAL,
-        earlier.id < candidate.id,
-    ]
-    if only_backoff_blocks:
-        conditions.append(earlier.next_attempt_at > now)
-    blocked = select(earlier.id).where(*conditions).exists()
-    heads = select(candidate.id).where(
-        candidate.status == _PENDING_LITERAL, candidate.next_attempt_at <= now, ~blocked
+    blocked = (
+        select(earlier.id)
+        .where(
+            earlier.ordering_key == candidate.ordering_key,
+            earlier.status == _PENDING_LITERAL,
+            earlier.id < candidate.id,
+        )
+        .exists()
     )
-    if passed:
-        heads = heads.where(candidate.ordering_key.not_in(passed))
-    return heads.order_by(candidate.id)
-
-
-def _heads(now: datetime, passed: Sequence[str]) -> Select[tuple[int]]:
-    """The id of the oldest due event that is the first pending event of its ordering key."""
-    return _due_heads(now, only_backoff_blocks=False, passed=passed).limit(1)
+    return (
+        select(candidate.id)
+        .where(candidate.status == _PENDING_LITERAL, candidate.next_attempt_at <= now, ~blocked)
+        .order_by(candidate.id)
+        .limit(1)
+    )
 
 
 _SQLITE_BATCH_CLAIM: Final = """
@@ -268,7 +255,7 @@ UPDATE inbox_events SET attempts = attempts WHERE id IN (
 
 @functools.cache
 def _sqlite_batch_claim(limit: int) -> Any:
-    """`_batch_claim` on SQLite, in SQL: the same claim, with the pending-id index named.
+    """The batch claim on SQLite, in SQL, with the pending-id index named.
 
     Without statistics SQLite's planner chose the (status, next_attempt_at) index for the
     candidates, then sorted every pending row by id for each claim: 18 to 40 ms a claim with
@@ -283,29 +270,18 @@ def _sqlite_batch_claim(limit: int) -> Any:
     return select(_E).from_statement(statement.columns(*_TABLE.c))
 
 
-@functools.cache
-def _batch_claim(limit: int, postgres: bool) -> Any:
-    """Claims up to `limit` events to handle in one transaction.
+async def _claim_batch(session: AsyncSession, now: datetime, limit: int) -> list[InboxEvent]:
+    """Claims up to `limit` events to handle in one transaction, in id order.
 
     SQLite (one worker loop): the oldest due events that no earlier event in backoff holds
     back, several of one person's in order. PostgreSQL (many loops and workers): the oldest
     due *heads*, one per person, row-locked with SKIP LOCKED so that loops take different
-    people. Built once, with `now` bound at execution: building it cost more than running
-    it. The no-op UPDATE makes the transaction's first statement a write (module docstring).
+    people (core/inbox/pg_claim.py says how they are found).
     """
-    if not postgres:
-        return _sqlite_batch_claim(limit)
-    now = bindparam("now", type_=_E.next_attempt_at.type)
-    heads = _due_heads(now, only_backoff_blocks=not postgres).limit(limit)
-    if postgres:
-        heads = heads.with_for_update(skip_locked=True)
-    return (
-        update(_E)
-        .where(_E.id.in_(heads.scalar_subquery()))
-        .values(attempts=_E.attempts)
-        .returning(_E)
-        .execution_options(synchronize_session=False)
-    )
+    if _dialect(session) == "postgresql":
+        return await pg_claim.claim_heads(session, now, limit)
+    claimed = await session.scalars(_sqlite_batch_claim(limit), {"now": now})
+    return sorted(claimed.all(), key=lambda event: event.id)
 
 
 async def _advisory_locked(session: AsyncSession, events: Sequence[InboxEvent]) -> list[InboxEvent]:
@@ -335,23 +311,23 @@ async def _claim(session: AsyncSession, now: datetime) -> InboxEvent | None:
 
 
 async def _claim_head(session: AsyncSession, now: datetime, *, postgres: bool) -> InboxEvent | None:
-    passed: list[str] = []
-    for _ in range(_CLAIM_TRIES):
-        heads = _heads(now, passed)
-        if postgres:
-            heads = heads.with_for_update(skip_locked=True)
-        # A no-op UPDATE as the claim: it locks the row on PostgreSQL, and on SQLite it makes
-        # the transaction's first statement a write (see the module docstring).
+    if not postgres:
+        # A no-op UPDATE as the claim: it makes the transaction's first statement a write
+        # (see the module docstring).
         claim = (
             update(_E)
-            .where(_E.id == heads.scalar_subquery())
+            .where(_E.id == _heads(now).scalar_subquery())
             .values(attempts=_E.attempts)
             .returning(_E)
             .execution_options(synchronize_session=False)
         )
-        event = (await session.scalars(claim)).one_or_none()
-        if event is None or not postgres:
-            return event
+        return (await session.scalars(claim)).one_or_none()
+    passed: list[str] = []
+    for _ in range(_CLAIM_TRIES):
+        heads = await pg_claim.claim_heads(session, now, 1, passed=passed)
+        if not heads:
+            return None
+        event = heads[0]
         locked = await session.scalar(
             select(
                 func.pg_try_advisory_xact_lock(
@@ -492,8 +468,7 @@ async def handle_batch(
             postgres = _dialect(session) == "postgresql"
             size = limit or (PG_BATCH_LIMIT if postgres else BATCH_LIMIT)
             saved = await planner.index_order_only(session)
-            claimed = await session.scalars(_batch_claim(size, postgres), {"now": now})
-            events = sorted(claimed.all(), key=lambda event: event.id)
+            events = await _claim_batch(session, now, size)
             await planner.restore(session, saved)
             taken = len(events)
             if postgres and events:
