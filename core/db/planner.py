@@ -1,10 +1,10 @@
 """Keeping PostgreSQL's inbox claim on its index when its statistics are out of date.
 
 The worker's claim reads a window of the partial index of pending ids in order and stops at
-its limit (migration 0011, core/inbox/pg_claim.py). That is the right plan whatever the counts are, but the
-planner chooses by its statistics, and in a burst, exactly when the claims matter, those
-say that almost nothing is pending: it then reads every pending row through another index,
-checks each one's person, and sorts them all. Measured in issue 14 with 3,800 events waiting
+its limit (migration 0011, core/inbox/pg_claim.py). That is the right plan whatever the
+counts are, but the planner chooses by its statistics, and in a burst, exactly when the
+claims matter, those say that almost nothing is pending: it then reads every pending row
+through another index and sorts them all. Measured in issue 14 with 3,800 events waiting
 and two workers: 41-47 ms a claim instead of 0.3 ms, and PostgreSQL's CPU went to the claims
 while the webhook's inserts waited.
 

@@ -20,7 +20,9 @@ So there is no join left for the planner to get wrong:
 2. Of those first events, the due ones are candidates. A person whose first event waits for
    its backoff has no candidate at all, which keeps their order.
 3. Lock up to `limit` candidates in id order with FOR UPDATE SKIP LOCKED, re-checking that
-   each is still pending: heads another loop holds or has just finished are passed over.
+   each is still pending: heads another loop holds or has just finished are passed over. At
+   most half the candidates seen are taken (at least one): with few people waiting, one
+   loop does not take them all while the other loops and workers idle.
 
 The next window is read only when one gave fewer candidates than asked for; a window costs
 one index range read, whatever the backlog. Events another API process commits later with a
@@ -108,8 +110,9 @@ async def claim_heads(
             if due:
                 candidates.append(event_id)
         if candidates:
+            share = min(limit, max(1, (len(candidates) + 1) // 2))
             claimed = await session.scalars(
-                _LOCK, {"ids": candidates[:_CANDIDATES_MAX], "now": now, "limit": limit}
+                _LOCK, {"ids": candidates[:_CANDIDATES_MAX], "now": now, "limit": share}
             )
             events = sorted(claimed.all(), key=lambda event: event.id)
             if events or len(rows) < WINDOW:
