@@ -139,7 +139,7 @@ def create_app(
     # provider lookup on every webhook for nothing. The HTTP metrics' registry outlives the
     # containers that lifespans build, since the middleware is added once, here.
     http_registry = CollectorRegistry()
-    app = FastAPI(
+    app = _App(
         title="Yorozu Front Door",
         version="0.1.0",
         lifespan=lifespan,
@@ -162,7 +162,6 @@ def create_app(
 
     webhook_router = line_webhook_router(lambda request: request.app.state.line_webhook)
     app.include_router(webhook_router)
-    app.add_middleware(WebhookFastPath, router=webhook_router)
     from bots.slack.app import slack_router
 
     app.include_router(slack_router(lambda request: getattr(request.app.state, "slack_app", None)))
@@ -174,7 +173,10 @@ def create_app(
 
         app.include_router(emulator_router())
 
-    http_metrics(app, http_registry)
+    webhook_requests = http_metrics(app, http_registry)
+    app.fast_path = lambda stack: WebhookFastPath(
+        stack, router=webhook_router, observer=webhook_requests
+    )
 
     @app.get("/metrics")
     async def metrics(request: Request) -> Response:
@@ -275,6 +277,18 @@ def _console_deps(container: Container) -> Any:
         directory=slack_directory(container),
         slack_erasure=settings.slack_erasure,
     )
+
+
+class _App(FastAPI):
+    """FastAPI with the LINE webhook's fast path outside its whole middleware stack
+    (bots/line/webhook.py says why): FastAPI puts its own error, telemetry and body-limit
+    middlewares around every one added with add_middleware."""
+
+    fast_path: Callable[[ASGIApp], ASGIApp] | None = None
+
+    def build_middleware_stack(self) -> ASGIApp:
+        stack = super().build_middleware_stack()
+        return stack if self.fast_path is None else self.fast_path(stack)
 
 
 class RequestIdMiddleware:

@@ -296,20 +296,41 @@ def line_webhook_router(
     return router
 
 
+class RequestObserver(Protocol):
+    """Told of each webhook request the fast path answers: HTTP metrics, kept by the
+    composition root (yorozu/metrics.py), as the framework's middleware would have."""
+
+    def begin(self, handler: str) -> None: ...
+
+    def end(self, handler: str, status: int, seconds: float) -> None: ...
+
+
 class WebhookFastPath:
-    """ASGI middleware that answers LINE webhooks before the framework's routing.
+    """The outermost ASGI layer: answers LINE webhooks before the framework sees them.
 
     The webhook is the hottest path in the service and must answer within LINE's two
     seconds under bursts; everything it needs is a signature check, a parse and a group
-    commit. Going around exception middleware, route matching and endpoint wrapping keeps
-    the per-request cost near that of a bare ASGI endpoint. The routes above stay (for the
-    OpenAPI description and as the same code path when this middleware is not installed).
+    commit. Under the framework it also went through the error, telemetry, body-limit and
+    metrics middlewares, whose route look-up alone cost a tenth of a request (issue 14). So
+    this wraps the framework's whole stack: it keeps what those gave the webhook itself
+    (a 500 for an unexpected error, the 2 MB limit, which `_accept` checks, and the HTTP
+    metrics, through `observer`) and nothing else. The routes above stay, for the OpenAPI
+    description and as the same code path when this layer is not installed.
     """
 
-    def __init__(self, app: ASGIApp, *, router: APIRouter, prefix: str = "/webhooks/line") -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        router: APIRouter,
+        prefix: str = "/webhooks/line",
+        observer: RequestObserver | None = None,
+    ) -> None:
         self.app = app
         self.prefix = prefix
+        self.observer = observer
         self.default_channel, self.hub_channel = router.line_webhook_endpoints  # type: ignore[attr-defined]
+        self.templates = (prefix, prefix + "/{hub_code}")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope.get("path", "")
@@ -322,15 +343,29 @@ class WebhookFastPath:
             return
         rest = path[len(self.prefix) :]
         if rest in ("", "/"):
-            endpoint = self.default_channel
+            endpoint, template = self.default_channel, self.templates[0]
         elif rest.count("/") == 1 and len(rest) > 1:
-            endpoint = self.hub_channel
+            endpoint, template = self.hub_channel, self.templates[1]
             scope = {**scope, "path_params": {"hub_code": rest[1:]}}
         else:
             await self.app(scope, receive, send)
             return
-        response = await endpoint(Request(scope, receive))
-        await response(scope, receive, send)
+        observer = self.observer
+        started = time.perf_counter()
+        if observer is not None:
+            observer.begin(template)
+        status = 500
+        try:
+            try:
+                response = await endpoint(Request(scope, receive))
+            except Exception:
+                log.exception("line webhook failed", extra={"path": template})
+                response = _problem(500, "internal error; retry")
+            status = response.status_code
+            await response(scope, receive, send)
+        finally:
+            if observer is not None:
+                observer.end(template, status, time.perf_counter() - started)
 
 
 __all__ = [
@@ -340,6 +375,7 @@ __all__ = [
     "HubChannels",
     "InboxSink",
     "LineWebhook",
+    "RequestObserver",
     "SqlAlchemyHubChannels",
     "WebhookBodyError",
     "WebhookFastPath",

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -93,3 +94,30 @@ async def test_in_flight_gauge_counts_a_request_being_answered(app: FastAPI) -> 
         await pending
         after = _sample((await client.get("/metrics")).text, gauge)
     assert (during, after) == (1, 0)
+
+
+class _DatabaseAway:
+    """A hub-channel look-up whose database has gone away mid-request."""
+
+    async def for_hub(self, hub_code: str) -> None:
+        raise ConnectionResetError("connection to the database was lost")
+
+
+async def test_the_webhooks_own_failure_is_a_500_with_a_reason_and_counted(
+    app: FastAPI, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The webhook's fast path sits outside the framework's error middleware, so it answers
+    an unexpected error itself: a 500 LINE will redeliver, a log line, the HTTP metrics."""
+    app.state.line_webhook = dataclasses.replace(
+        app.state.line_webhook, hub_channels=_DatabaseAway()
+    )
+    async with _client(app) as client:
+        answer = await client.post("/webhooks/line/13", content=b"{}")
+        text = (await client.get("/metrics")).text
+    assert answer.status_code == 500
+    assert answer.json() == {"detail": "internal error; retry"}
+    assert "line webhook failed" in caplog.text
+    template = 'handler="/webhooks/line/{hub_code}",method="POST",status="5xx"'
+    assert _sample(text, f"yorozu_http_requests_total{{{template}}}") == 1
+    gauge = 'yorozu_http_requests_inprogress{handler="/webhooks/line/{hub_code}",method="POST"}'
+    assert _sample(text, gauge) == 0
