@@ -31,6 +31,7 @@ from core.db.models.outbox import OutboxMessage
 from core.db.models.people import ChannelIdentity
 from core.domain.enums import OutboxStatus, Platform
 from core.messages import OutgoingMessage, encode_message
+from core.outbox import pg_claim
 
 _S = OutboxStatus
 INTERRUPTED = "interrupted"
@@ -238,7 +239,7 @@ SELECT candidate.id, candidate.priority, candidate.not_before
 FROM outbox_messages AS candidate {pending_index}
 WHERE candidate.status = 'pending' AND candidate.priority = :priority
 AND candidate.not_before <= :now AND {head}
-ORDER BY candidate.not_before, candidate.id LIMIT :limit {lock}
+ORDER BY candidate.not_before, candidate.id LIMIT :limit
 """
 _NEXT_PRIORITY: Final = """
 SELECT candidate.priority FROM outbox_messages AS candidate {pending_index}
@@ -249,27 +250,26 @@ _LAPSED_HEADS: Final = """
 SELECT candidate.id, candidate.priority, candidate.not_before
 FROM outbox_messages AS candidate
 WHERE candidate.status = 'sending' AND candidate.locked_until <= :now AND {head}
-ORDER BY candidate.priority, candidate.not_before, candidate.id LIMIT :limit {lock}
+ORDER BY candidate.priority, candidate.not_before, candidate.id LIMIT :limit
 """
 
 
 @functools.cache
-def _claim_statements(postgres: bool) -> tuple[Any, Any, Any, Any]:
-    """The claim's four look-ups, as SQL that names the partial indexes (migration 0016).
+def _claim_statements() -> tuple[Any, Any, Any, Any]:
+    """SQLite's claim look-ups, as SQL that names the partial indexes (migration 0016).
 
-    SQLite is told the index (INDEXED BY; SQLAlchemy renders no table hints for it), and on
-    PostgreSQL the literal statuses let the planner match the indexes' predicates. Built once.
+    SQLite is told the index (INDEXED BY; SQLAlchemy renders no table hints for it), so its
+    planner cannot choose another. PostgreSQL's claim is core/outbox/pg_claim.py. Built once.
     """
     hints = {
-        "pending_index": "" if postgres else "INDEXED BY ix_outbox_messages_pending_claim",
-        "in_flight_index": "" if postgres else "INDEXED BY ix_outbox_messages_in_flight_key",
+        "pending_index": "INDEXED BY ix_outbox_messages_pending_claim",
+        "in_flight_index": "INDEXED BY ix_outbox_messages_in_flight_key",
     }
-    lock = "FOR UPDATE OF candidate SKIP LOCKED" if postgres else ""
     head = _HEAD.format(**hints)
     when = OutboxMessage.not_before.type
     ranked = {"id": Integer(), "priority": Integer(), "not_before": when}
     pending = (
-        text(_PENDING_HEADS.format(head=head, lock=lock, **hints))
+        text(_PENDING_HEADS.format(head=head, **hints))
         .bindparams(bindparam("now", type_=when), bindparam("priority"), bindparam("limit"))
         .columns(**ranked)
     )
@@ -278,7 +278,7 @@ def _claim_statements(postgres: bool) -> tuple[Any, Any, Any, Any]:
         _NEXT_PRIORITY.format(after="AND candidate.priority > :after", **hints)
     ).bindparams(bindparam("after"))
     lapsed = (
-        text(_LAPSED_HEADS.format(head=head, lock=lock))
+        text(_LAPSED_HEADS.format(head=head))
         .bindparams(bindparam("now", type_=when), bindparam("limit"))
         .columns(**ranked)
     )
@@ -292,9 +292,13 @@ async def _due_heads(session: AsyncSession, now: datetime, limit: int) -> list[i
     at that priority's oldest due row and stopping at `limit` heads: a claim steps over the
     later rows of recipients met before (one index probe each), never over every row that
     waits, so it costs about the same with 70 or 70,000 replies queued. Rows whose lease
-    lapsed (their dispatcher died) are few; they join the same ranking.
+    lapsed (their dispatcher died) are few; they join the same ranking. PostgreSQL, where
+    several dispatchers claim at once and the planner chooses by statistics, has its own
+    (core/outbox/pg_claim.py), which locks what it returns.
     """
-    first, following, pending, lapsed = _claim_statements(_dialect(session) == "postgresql")
+    if _dialect(session) == "postgresql":
+        return await pg_claim.due_heads(session, now, limit)
+    first, following, pending, lapsed = _claim_statements()
     found = list((await session.execute(lapsed, {"now": now, "limit": limit})).tuples())
     taken = 0
     priority = await session.scalar(first)

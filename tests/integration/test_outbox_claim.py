@@ -10,14 +10,15 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+import pytest
+from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import ManualClock
 from core.db.models.outbox import OutboxMessage
 from core.db.session import unit_of_work
 from core.domain.enums import OutboxStatus, Platform
-from core.outbox import store
+from core.outbox import pg_claim, store
 
 Factory = async_sessionmaker[AsyncSession]
 LEASE = timedelta(seconds=30)
@@ -144,3 +145,51 @@ async def test_a_lapsed_lease_is_ranked_with_the_pending_rows(
         assert row is not None
         assert row.attempts == 2
     assert await take(session_factory, lapsed) == ["more-routine"]
+
+
+async def test_heads_behind_a_deep_queue_to_one_recipient_are_found(
+    session_factory: Factory, clock: ManualClock
+) -> None:
+    """The oldest 50 due rows are all one channel's: the claim reads past them, page after
+    page on PostgreSQL, to the other recipients' heads."""
+    now = clock.now()
+    for n in range(50):
+        await add(session_factory, now - timedelta(minutes=10), "C1", f"C1-{n:02}")
+    await add(session_factory, now - timedelta(minutes=5), "C2", "C2-00")
+    await add(session_factory, now - timedelta(minutes=4), "C3", "C3-00")
+    assert await take(session_factory, now, limit=2) == ["C1-00", "C2-00"]
+    assert await take(session_factory, now, limit=2) == ["C3-00"]
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+async def test_a_claim_after_statistics_of_a_quiet_outbox_reads_no_row_twice(
+    session_factory: Factory, clock: ManualClock
+) -> None:
+    """Statistics analyzed when nothing was pending, then a burst of replies: the planner
+    expects one in-flight row. The claim (core/outbox/pg_claim.py) has no join for such a
+    plan to go wrong in; its page read walks the claim index in order and stops."""
+    now = clock.now()
+    for n in range(20):
+        key = await add(session_factory, now, f"Q{n}", f"quiet-{n}")
+        assert key
+        await mark_sent(session_factory, f"quiet-{n}")
+    async with session_factory() as session:
+        await session.execute(text("ANALYZE outbox_messages"))
+        await session.commit()
+    for n in range(4):
+        for recipient in range(50):
+            await add(session_factory, now, f"R{recipient:02}", f"R{recipient:02}-{n}")
+    async with session_factory() as session, session.begin():
+        plan = "\n".join(
+            (
+                await session.execute(
+                    text(f"EXPLAIN {pg_claim._PENDING_FIRST}"),
+                    {"now": now, "priority": 100, "page": 32},
+                )
+            ).scalars()
+        )
+    assert "Index Scan using ix_outbox_messages_pending_claim" in plan, plan
+    assert "Sort" not in plan, plan
+    assert sorted(await take(session_factory, now, limit=60)) == [
+        f"R{recipient:02}-0" for recipient in range(50)
+    ]
