@@ -29,7 +29,7 @@ claim costs a few index range reads whatever the backlog.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from sqlalchemy import BigInteger, String, bindparam, text
@@ -51,17 +51,15 @@ _NEXT_PRIORITY: Final = text(
     "SELECT priority FROM outbox_messages WHERE status = 'pending' AND priority > :after"
     " ORDER BY priority LIMIT 1"
 )
-_PENDING_FIRST: Final = text(
-    "SELECT id, ordering_key, priority, not_before FROM outbox_messages"
-    " WHERE status = 'pending' AND priority = :priority AND not_before <= :now"
-    " ORDER BY not_before, id LIMIT :page"
-).bindparams(bindparam("now", type_=_WHEN))
-_PENDING_NEXT: Final = text(
+_PENDING_PAGE: Final = text(
     "SELECT id, ordering_key, priority, not_before FROM outbox_messages"
     " WHERE status = 'pending' AND priority = :priority AND not_before <= :now"
     " AND (not_before, id) > (:after_when, :after_id)"
     " ORDER BY not_before, id LIMIT :page"
 ).bindparams(bindparam("now", type_=_WHEN), bindparam("after_when", type_=_WHEN))
+"""One page in claim order after the row (after_when, after_id); the first page starts
+after (-infinity, 0)."""
+_START: Final = (datetime.min.replace(tzinfo=UTC), 0)
 _FIRST_IN_FLIGHT: Final = text(
     "SELECT ordering_key, min(id) FROM outbox_messages"
     " WHERE status IN ('pending', 'sending') AND ordering_key = ANY(:keys)"
@@ -104,27 +102,23 @@ async def due_heads(session: AsyncSession, now: datetime, limit: int) -> list[in
     taken = 0
     priority = await session.scalar(_NEXT_PRIORITY, {"after": -(2**31)})
     while priority is not None and taken < limit:
-        after: _Row | None = None
+        after_when, after_id = _START
         while taken < limit:
             wanted = max((limit - taken) * PAGE_FACTOR, 16)
-            if after is None:
-                params = {"now": now, "priority": priority, "page": wanted}
-                rows = (await session.execute(_PENDING_FIRST, params)).all()
-            else:
-                params = {
-                    "now": now,
-                    "priority": priority,
-                    "page": wanted,
-                    "after_when": after[3],
-                    "after_id": after[0],
-                }
-                rows = (await session.execute(_PENDING_NEXT, params)).all()
+            params = {
+                "now": now,
+                "priority": priority,
+                "page": wanted,
+                "after_when": after_when,
+                "after_id": after_id,
+            }
+            rows = (await session.execute(_PENDING_PAGE, params)).all()
             heads = await _lock_heads(session, rows, now, limit - taken)
             found.extend(heads)
             taken += len(heads)
             if len(rows) < wanted:
                 break
-            after = rows[-1]
+            after_id, after_when = rows[-1][0], rows[-1][3]
         if taken < limit:
             priority = await session.scalar(_NEXT_PRIORITY, {"after": priority})
     ranked = sorted(found, key=lambda row: (row[1], row[2], row[0]))

@@ -183,8 +183,14 @@ async def test_a_claim_after_statistics_of_a_quiet_outbox_reads_no_row_twice(
         plan = "\n".join(
             (
                 await session.execute(
-                    text(f"EXPLAIN {pg_claim._PENDING_FIRST}"),
-                    {"now": now, "priority": 100, "page": 32},
+                    text(f"EXPLAIN {pg_claim._PENDING_PAGE}"),
+                    {
+                        "now": now,
+                        "priority": 100,
+                        "page": 32,
+                        "after_when": pg_claim._START[0],
+                        "after_id": 0,
+                    },
                 )
             ).scalars()
         )
