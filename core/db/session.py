@@ -25,14 +25,23 @@ from core.db.inline_sqlite import inline_creator
 
 
 def create_engine(
-    url: str, *, search_path: str | None = None, echo: bool = False, inline_sqlite: bool = False
+    url: str,
+    *,
+    search_path: str | None = None,
+    echo: bool = False,
+    inline_sqlite: bool = False,
+    pre_ping: bool = True,
+    pool_size: int = 10,
 ) -> AsyncEngine:
     """An async engine for an already normalised URL (see yorozu.settings).
 
     `search_path` puts every table of a PostgreSQL run into one schema, which is how the test
     suite gives each run its own database without needing CREATE DATABASE rights.
     `inline_sqlite` runs a SQLite file's statements in the caller's thread (core.db.inline_sqlite
-    says for which process that is right).
+    says for which process that is right). PostgreSQL only: `pre_ping=False` saves a round
+    trip per checkout, for callers that retry a statement on a connection found dead
+    themselves (core/inbox/pg_insert.py); `pool_size` connections are kept, as many again may
+    open at busy moments.
     """
     parsed = make_url(url)
     kwargs: dict[str, Any] = {"echo": echo}
@@ -49,7 +58,12 @@ def create_engine(
     connect_args: dict[str, Any] = {}
     if search_path:
         connect_args["server_settings"] = {"search_path": search_path}
-    kwargs.update(pool_pre_ping=True, pool_size=10, max_overflow=10, connect_args=connect_args)
+    kwargs.update(
+        pool_pre_ping=pre_ping,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        connect_args=connect_args,
+    )
     return create_async_engine(url, **kwargs)
 
 

@@ -53,7 +53,7 @@ from core.db import planner
 from core.db.conflict import insert_or_skip
 from core.db.models.inbox import InboxEvent
 from core.domain.enums import InboxStatus, Platform
-from core.inbox import pg_claim
+from core.inbox import pg_claim, pg_insert
 
 log = logging.getLogger(__name__)
 
@@ -182,12 +182,10 @@ def _row(event: NewInboxEvent, now: datetime) -> dict[str, Any]:
     }
 
 
-_ADD_EVENTS: Final = {
-    postgres: insert_or_skip(_TABLE, ["platform", "event_id"], postgres=postgres).returning(
-        _TABLE.c.id
-    )
-    for postgres in (False, True)
-}
+_ADD_EVENTS: Final = insert_or_skip(_TABLE, ["platform", "event_id"], postgres=False).returning(
+    _TABLE.c.id
+)
+"""SQLite's inbox insert; PostgreSQL's is core/inbox/pg_insert.py."""
 
 
 async def add_events(
@@ -209,14 +207,15 @@ async def add_received(
     if not received:
         return 0
     dialect = _dialect(session)
-    if dialect not in ("postgresql", "sqlite"):  # pragma: no cover - the two backends
+    if dialect == "postgresql":
+        return await pg_insert.add_received(session, received)
+    if dialect != "sqlite":  # pragma: no cover - the two backends
         raise RuntimeError(f"the inbox supports sqlite and postgresql, not {dialect}")
-    # One statement with a cache key (core.db.conflict), executed with many parameter sets:
-    # SQLAlchemy's "insertmanyvalues" turns it into a few multi-row INSERT ... RETURNING
-    # statements without compiling SQL again for each request.
-    statement = _ADD_EVENTS[dialect == "postgresql"]
+    # SQLite: one statement with a cache key (core.db.conflict), executed with many
+    # parameter sets: SQLAlchemy's "insertmanyvalues" turns it into a few multi-row
+    # INSERT ... RETURNING statements without compiling SQL again for each request.
     rows = [_row(event, at) for event, at in received]
-    result = await session.execute(statement, rows)
+    result = await session.execute(_ADD_EVENTS, rows)
     return len(result.all())
 
 
