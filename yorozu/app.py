@@ -17,12 +17,33 @@ from prometheus_client import CollectorRegistry
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from core.clock import Clock
+from core.inbox.pg_insert import CommittedInsert
 from yorozu.bootstrap import Container, bootstrap, health, prepare_database
 from yorozu.gauges import register_gauges
 from yorozu.metrics import http_metrics
 from yorozu.settings import Settings
 
 BackgroundRole = Callable[[Container], Coroutine[Any, Any, None]]
+INGEST_CONNECTIONS = 2
+"""Connections kept for the webhooks' inserts on PostgreSQL: the inbox writer commits at
+most two batches at once (`InboxWriter`'s max_in_flight)."""
+
+
+def _postgres_ingest(container: Container, search_path: str | None) -> CommittedInsert | None:
+    """PostgreSQL: the webhooks' inserts commit as single statements on an engine of their
+    own, without the pool's ping (core/inbox/pg_insert.py); None elsewhere (the session)."""
+    if container.engine.dialect.name != "postgresql":
+        return None
+    from core.db.session import create_engine
+
+    engine = create_engine(
+        container.settings.database_url,
+        search_path=search_path,
+        pre_ping=False,
+        pool_size=INGEST_CONNECTIONS,
+    )
+    container.on_close(engine.dispose)
+    return CommittedInsert(engine)
 
 
 def create_app(
@@ -90,12 +111,14 @@ def create_app(
             mark = MoveMark.create()
             journal = JournalWriter(journal_path(sqlite_file), mark)
             container.extras[JOURNAL_WRITER] = journal
+        ingest = None if journal is not None else _postgres_ingest(container, search_path)
         writer = InboxWriter(
             container.session_factory,
             container.clock,
             wake=inbox_wake(container),
             observe=None if journal is not None else observe,
-            store=None if journal is None else journal.add,
+            store=journal.add if journal is not None else ingest,
+            **({} if ingest is None else {"max_batch": ingest.batch}),
         )
         try:
             if prepare:

@@ -22,6 +22,7 @@ from bots.line.webhook import (
     LineWebhook,
     SqlAlchemyHubChannels,
     line_webhook_router,
+    translate_events,
 )
 from core.clock import ManualClock
 from core.db.models import Hub, InboxEvent, LineChannel
@@ -345,6 +346,37 @@ async def test_the_writer_wakes_the_workers_through_redis_after_commit(
     finally:
         await writer.aclose()
         await redis.aclose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+async def test_a_slow_wake_up_holds_back_no_commit(
+    session_factory: async_sessionmaker[AsyncSession], clock: ManualClock
+) -> None:
+    """Telling the workers (a Redis round trip) happens beside the commits, not in their slot:
+    batches keep committing while it waits, and are told of together when it is back."""
+    told: list[int] = []
+    redis_back = asyncio.Event()
+
+    async def slow_wake(count: int) -> None:
+        told.append(count)
+        await redis_back.wait()
+
+    writer = InboxWriter(session_factory, clock, wake=slow_wake, max_in_flight=1)
+    try:
+        for n in range(3):
+            event_id = f"01J00000000000000000000SW{n}"
+            events = translate_events(
+                line_webhook_body(DESTINATION, [message_event(event_id, f"U{n}")]), "default"
+            )
+            await asyncio.wait_for(writer.submit(events), timeout=5)
+        assert len(await stored(session_factory)) == 3
+        assert told == [1]  # the first wake-up is still on its way
+        redis_back.set()
+        await writer.aclose()
+        assert told == [1, 2]
+    finally:
+        redis_back.set()
+        await writer.aclose()
 
 
 def test_signatures_are_base64_hmac_sha256() -> None:
