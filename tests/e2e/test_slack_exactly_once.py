@@ -136,7 +136,6 @@ async def test_lost_answers_and_kills_give_exactly_one_message_per_card(
         }
         env.pop("REDIS_URL", None)
         dispatcher = Role("dispatcher", env, tmp_path / "dispatcher.log")
-        busy_kills = 0
         try:
             dispatcher.start()
             for posted_before_kill, mode in ((250, "timeout"), (600, "drop")):
@@ -144,10 +143,14 @@ async def test_lost_answers_and_kills_give_exactly_one_message_per_card(
                 while len(standin.recorder.messages) < posted_before_kill:
                     assert time.monotonic() < deadline, _tail(tmp_path)
                     await asyncio.sleep(0.05)
-                while (await _unsent(kill_database))[1] == 0:  # kill it mid-batch
-                    assert time.monotonic() < deadline, _tail(tmp_path)
-                dispatcher.kill()
-                busy_kills += (await _unsent(kill_database))[1] > 0
+                while True:  # kill it mid-batch
+                    while (await _unsent(kill_database))[1] == 0:
+                        assert time.monotonic() < deadline, _tail(tmp_path)
+                    dispatcher.kill()
+                    if (await _unsent(kill_database))[1] > 0:
+                        break  # killed while rows were being sent, as the test needs
+                    # The batch ended between the look and the kill: try the next one.
+                    dispatcher.start()
                 standin.lose_answers(LOST, mode, hang=5, seed=posted_before_kill)
                 dispatcher.start()
             deadline = time.monotonic() + 150
@@ -157,7 +160,6 @@ async def test_lost_answers_and_kills_give_exactly_one_message_per_card(
         finally:
             dispatcher.stop()
 
-    assert busy_kills == 2, "both kills must land while rows are being sent"
     assert standin.lost_answers >= 0.2 * CASES
     rows = await _rows(kill_database)
     cards = {row.id: row for row in rows if row.kind == CARD_KIND}
