@@ -24,9 +24,6 @@ from yorozu.metrics import http_metrics
 from yorozu.settings import Settings
 
 BackgroundRole = Callable[[Container], Coroutine[Any, Any, None]]
-INGEST_CONNECTIONS = 2
-"""Connections kept for the webhooks' inserts on PostgreSQL: the inbox writer commits at
-most two batches at once (`InboxWriter`'s max_in_flight)."""
 
 
 def _postgres_ingest(container: Container, search_path: str | None) -> CommittedInsert | None:
@@ -40,7 +37,7 @@ def _postgres_ingest(container: Container, search_path: str | None) -> Committed
         container.settings.database_url,
         search_path=search_path,
         pre_ping=False,
-        pool_size=INGEST_CONNECTIONS,
+        pool_size=CommittedInsert.connections,
     )
     container.on_close(engine.dispose)
     return CommittedInsert(engine)
@@ -112,13 +109,18 @@ def create_app(
             journal = JournalWriter(journal_path(sqlite_file), mark)
             container.extras[JOURNAL_WRITER] = journal
         ingest = None if journal is not None else _postgres_ingest(container, search_path)
+        batching = (
+            {}
+            if ingest is None
+            else {"max_batch": ingest.batch, "max_in_flight": ingest.connections}
+        )
         writer = InboxWriter(
             container.session_factory,
             container.clock,
             wake=inbox_wake(container),
             observe=None if journal is not None else observe,
             store=journal.add if journal is not None else ingest,
-            **({} if ingest is None else {"max_batch": ingest.batch}),
+            **batching,
         )
         try:
             if prepare:

@@ -24,6 +24,16 @@ NAMING_CONVENTION = {
 }
 
 
+def stored_utc(value: datetime) -> datetime:
+    """The UTC moment to store for an aware datetime; a naive one is refused (invariant 10).
+
+    Shared by `UTCDateTime` and the statements that bind times without it
+    (core/inbox/pg_insert.py)."""
+    if value.tzinfo is None:
+        raise ValueError("naive datetimes are refused: store aware UTC times")
+    return value.astimezone(UTC)
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """A timezone-aware datetime stored in UTC (invariant 10)."""
 
@@ -31,11 +41,7 @@ class UTCDateTime(TypeDecorator[datetime]):
     cache_ok = True
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetimes are refused: store aware UTC times")
-        return value.astimezone(UTC)
+        return None if value is None else stored_utc(value)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:

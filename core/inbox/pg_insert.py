@@ -21,13 +21,14 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from core.db.base import stored_utc
 from core.domain.enums import InboxStatus
 
 if TYPE_CHECKING:
@@ -58,12 +59,6 @@ RETURNING id
 )
 
 
-def _utc(moment: datetime) -> datetime:
-    if moment.tzinfo is None:
-        raise ValueError("naive datetimes are refused: store aware UTC times")
-    return moment.astimezone(UTC)
-
-
 _COLUMNS: Final = (
     "platform",
     "channel_id",
@@ -89,8 +84,8 @@ def _arrays(received: Sequence[tuple[NewInboxEvent, datetime]]) -> dict[str, lis
             event.ordering_key,
             event.kind,
             dumps(event.payload),
-            _utc(at),
-            None if event.occurred_at is None else _utc(event.occurred_at),
+            stored_utc(at),
+            None if event.occurred_at is None else stored_utc(event.occurred_at),
             event.redelivery,
             _IGNORED if event.ignored else _PENDING,
         )
@@ -126,6 +121,9 @@ class CommittedInsert:
     the events that did commit are skipped by ON CONFLICT.
     """
 
+    connections = 2
+    """Statements committing at once (the writer's `max_in_flight`), each on a connection of
+    the engine's pool (its `pool_size`)."""
     batch = 64
     """Events per statement (the writer's `max_batch`). Under a burst every waiting request
     joined one batch of 256, so the event loop sat idle while it committed, then had every
