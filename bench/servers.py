@@ -80,7 +80,12 @@ def main() -> None:
             line_channel_secret="bench-secret",
             log_level="WARNING",
         )
-        uvicorn.run(create_app(settings, prepare=True), host="127.0.0.1", port=port, **UVICORN)
+        uvicorn.run(
+            create_app(settings, prepare=True, freeze_heap=True),
+            host="127.0.0.1",
+            port=port,
+            **UVICORN,
+        )
     elif kind == "app-nostore":
         # Diagnostic: the same app with the inbox write replaced by a no-op, to show how much
         # of the gap to the bare endpoint is the framework and how much the durable write.
@@ -92,7 +97,7 @@ def main() -> None:
         settings = load_settings(
             database_url=sys.argv[3], line_channel_secret="bench-secret", log_level="WARNING"
         )
-        app = create_app(settings, prepare=True)
+        app = create_app(settings, prepare=True, freeze_heap=True)
 
         class NullSink:
             async def submit(self, events: Any) -> None:

@@ -52,12 +52,16 @@ def create_app(
     emulator: bool = False,
     background_process: bool = False,
     search_path: str | None = None,
+    freeze_heap: bool = False,
 ) -> FastAPI:
     """`emulator=True` (serve, with `Settings.emulator_on`) starts local LINE and Slack
     stand-ins, points the service at them, moves its clock on request and serves /emulator.
     `background_process=True` (serve without the emulator) runs the worker, dispatcher and
     scheduler in a child process once the database is prepared (yorozu/background.py).
-    `search_path` puts a PostgreSQL app in one schema (the test suite's per-run schema)."""
+    `search_path` puts a PostgreSQL app in one schema (the test suite's per-run schema).
+    `freeze_heap=True` (the processes `yorozu` starts) keeps the garbage collector off what
+    startup built once the app is ready (yorozu/heap.py); tests build many apps in one
+    process and leave it off."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -148,6 +152,10 @@ def create_app(
                 child = BackgroundProcess(env={MARK_ENV: mark.name} if mark is not None else {})
                 await child.start()
             app.state.background_process = child
+            if freeze_heap:
+                from yorozu.heap import freeze_startup_heap
+
+                freeze_startup_heap()
             yield
         finally:
             if getattr(app.state, "background_process", None) is not None:

@@ -194,6 +194,7 @@ def scheduler(
 
     from scheduler.runner import run_scheduler
     from yorozu.bootstrap import bootstrap
+    from yorozu.heap import freeze_startup_heap
     from yorozu.heartbeat import keep_beating
     from yorozu.roles import scheduler_options
 
@@ -213,6 +214,7 @@ def scheduler(
 
             stop_metrics = serve_metrics(container.metrics, metrics_port)
         beating = asyncio.create_task(keep_beating(container, "scheduler", stop))
+        freeze_startup_heap()
         try:
             await run_scheduler(
                 container.engine,

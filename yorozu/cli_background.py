@@ -29,6 +29,7 @@ def background_command(
     from yorozu.cli import _settings
     from yorozu.dispatcher import run_dispatcher
     from yorozu.handlers import build_handler
+    from yorozu.heap import freeze_startup_heap
     from yorozu.heartbeat import keep_beating
     from yorozu.logs import configure_logging
     from yorozu.roles import scheduler_options
@@ -85,6 +86,7 @@ def background_command(
             # As `yorozu scheduler` beats: the worker and the dispatcher beat from their loops.
             asyncio.create_task(keep_beating(container, "scheduler", stop), name="heartbeat"),
         ]
+        freeze_startup_heap()
         try:
             done, _pending = await asyncio.wait(roles, return_when=asyncio.FIRST_EXCEPTION)
             for task in done:

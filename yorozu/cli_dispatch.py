@@ -24,6 +24,7 @@ def _settings() -> Settings:
 async def _main(settings: Settings, metrics_port: int | None = None) -> None:
     from yorozu.bootstrap import bootstrap
     from yorozu.dispatcher import run_dispatcher
+    from yorozu.heap import freeze_startup_heap
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -36,6 +37,7 @@ async def _main(settings: Settings, metrics_port: int | None = None) -> None:
         from yorozu.metrics import serve_metrics
 
         stop_metrics = serve_metrics(container.metrics, metrics_port)
+    freeze_startup_heap()
     try:
         await run_dispatcher(container, stop=stop)
     finally:

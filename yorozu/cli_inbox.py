@@ -113,6 +113,7 @@ def worker_command(
 
     async def main() -> None:
         from yorozu.handlers import build_handler  # the composition root's handler
+        from yorozu.heap import freeze_startup_heap
 
         container = await bootstrap(settings)
         stop = asyncio.Event()
@@ -124,10 +125,10 @@ def worker_command(
             from yorozu.metrics import serve_metrics
 
             stop_metrics = serve_metrics(container.metrics, metrics_port)
+        handler = build_handler(container)
+        freeze_startup_heap()
         try:
-            await run_worker(
-                container, build_handler(container), concurrency=concurrency, stop=stop
-            )
+            await run_worker(container, handler, concurrency=concurrency, stop=stop)
         finally:
             if stop_metrics is not None:
                 stop_metrics()

@@ -31,6 +31,7 @@ def run_http(settings: Settings, *, host: str, port: int, roles: RoleSet) -> Non
         background=in_process,
         emulator=emulator,
         background_process=roles == "all" and not emulator,
+        freeze_heap=True,
     )
     if emulator:
         shown = "127.0.0.1" if host in {"0.0.0.0", "::"} else host
