@@ -29,13 +29,14 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from linebot.v3.webhook import SignatureValidator
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from core.db.models.hubs import Hub, LineChannel
@@ -120,15 +121,22 @@ class WebhookBodyError(ValueError):
     """The body is signed correctly but is not a LINE webhook object."""
 
 
-def _problem(status: int, detail: str) -> Response:
-    return Response(
-        content=json.dumps({"detail": detail}).encode(),
-        status_code=status,
-        media_type="application/json",
-    )
+class Answer(NamedTuple):
+    """What the webhook answers: a status and a JSON body."""
+
+    status: int
+    body: bytes
 
 
-_OK = b"{}"
+def _problem(status: int, detail: str) -> Answer:
+    return Answer(status, json.dumps({"detail": detail}).encode())
+
+
+_OK = Answer(200, b"{}")
+
+
+def _response(answer: Answer) -> Response:
+    return Response(content=answer.body, status_code=answer.status, media_type="application/json")
 
 
 def signature_matches(secret: str, body: bytes, signature: str | None) -> bool:
@@ -204,39 +212,41 @@ def translate_events(body: bytes, channel_id: str) -> list[NewInboxEvent]:
     return events
 
 
-async def _read_body(request: Request, limit: int) -> bytes | None:
-    """The raw body, or None when it is over `limit` (checked before reading it whole)."""
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        try:
-            if int(declared) > limit:
-                return None
-        except ValueError:
-            return None
-        body = await request.body()
-        return body if len(body) <= limit else None
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
+async def _request_body(request: Request, limit: int) -> bytes | None:
+    return await _receive_body(request.receive, request.headers.get("content-length"), limit)
+
+
+def _default_secrets(webhook: LineWebhook) -> Sequence[ChannelSecret]:
+    return (ChannelSecret(webhook.default_channel_id, webhook.default_secret),)
+
+
+async def _hub_secrets(webhook: LineWebhook, hub_code: str) -> Sequence[ChannelSecret] | Answer:
+    """The hub's channel secrets, or the 404 that says why there are none."""
+    if len(hub_code) != _HUB_CODE_LENGTH or not hub_code.isdigit():
+        return _problem(404, "unknown hub: a hub code is two digits, 00 to 47")
+    found = None if webhook.hub_channels is None else await webhook.hub_channels.for_hub(hub_code)
+    if found is None:
+        return _problem(404, f"unknown hub {hub_code}")
+    if not found:
+        return _problem(404, f"hub {hub_code} has no LINE channel with a secret")
+    return found
 
 
 async def _accept(
-    webhook: LineWebhook, request: Request, secrets: Sequence[ChannelSecret]
-) -> Response:
-    body = await _read_body(request, webhook.max_body_bytes)
+    webhook: LineWebhook,
+    body: bytes | None,
+    signature: str | None,
+    secrets: Sequence[ChannelSecret],
+    path: str,
+) -> Answer:
+    """`body` is None when it was over the limit."""
     if body is None:
         return _problem(413, "the body is larger than 2 MB")
-    signature = request.headers.get("x-line-signature")
     if signature is None:
         return _problem(400, "missing x-line-signature")
     channel = next((c for c in secrets if signature_matches(c.secret, body, signature)), None)
     if channel is None:
-        log.warning("line webhook signature refused", extra={"path": request.url.path})
+        log.warning("line webhook signature refused", extra={"path": path})
         return _problem(400, "invalid x-line-signature")
     try:
         events = translate_events(body, channel.channel_id)
@@ -252,7 +262,7 @@ async def _accept(
         except Exception as error:
             log.error("line webhook store failed", extra={"error_type": type(error).__name__})
             return _problem(503, "the events could not be stored; retry")
-    return Response(content=_OK, media_type="application/json")
+    return _OK
 
 
 def line_webhook_router(
@@ -272,27 +282,24 @@ def line_webhook_router(
 
     async def default_channel(request: Request) -> Response:
         current = resolve(request)
-        secrets = (ChannelSecret(current.default_channel_id, current.default_secret),)
-        return await _accept(current, request, secrets)
+        body = await _request_body(request, current.max_body_bytes)
+        signature = request.headers.get("x-line-signature")
+        secrets = _default_secrets(current)
+        return _response(await _accept(current, body, signature, secrets, request.url.path))
 
     async def hub_channel(request: Request) -> Response:
         current = resolve(request)
-        hub_code: str = request.path_params["hub_code"]
-        if len(hub_code) != _HUB_CODE_LENGTH or not hub_code.isdigit():
-            return _problem(404, "unknown hub: a hub code is two digits, 00 to 47")
-        found = (
-            None if current.hub_channels is None else await current.hub_channels.for_hub(hub_code)
-        )
-        if found is None:
-            return _problem(404, f"unknown hub {hub_code}")
-        if not found:
-            return _problem(404, f"hub {hub_code} has no LINE channel with a secret")
-        return await _accept(current, request, found)
+        secrets = await _hub_secrets(current, request.path_params["hub_code"])
+        if isinstance(secrets, Answer):
+            return _response(secrets)
+        body = await _request_body(request, current.max_body_bytes)
+        signature = request.headers.get("x-line-signature")
+        return _response(await _accept(current, body, signature, secrets, request.url.path))
 
     # Plain Starlette routes: no dependency solving or response model on the hot path.
     router.add_route(prefix, default_channel, methods=["POST"], name="line_webhook")
     router.add_route(prefix + "/{hub_code}", hub_channel, methods=["POST"], name="line_webhook_hub")
-    router.line_webhook_endpoints = (default_channel, hub_channel)  # type: ignore[attr-defined]
+    router.line_webhook_resolve = resolve  # type: ignore[attr-defined]
     return router
 
 
@@ -305,6 +312,45 @@ class RequestObserver(Protocol):
     def end(self, handler: str, status: int, seconds: float) -> None: ...
 
 
+_JSON_HEADERS: dict[int, list[tuple[bytes, bytes]]] = {}
+
+
+def _json_headers(length: int) -> list[tuple[bytes, bytes]]:
+    headers = _JSON_HEADERS.get(length)
+    if headers is None:
+        headers = [
+            (b"content-length", str(length).encode()),
+            (b"content-type", b"application/json"),
+        ]
+        if len(_JSON_HEADERS) < 64:  # the few answers there are: {} and the problems
+            _JSON_HEADERS[length] = headers
+    return headers
+
+
+async def _receive_body(receive: Receive, declared: bytes | str | None, limit: int) -> bytes | None:
+    """The body from the ASGI messages, or None when it is over `limit` (a declared
+    Content-Length is checked before anything is read)."""
+    if declared is not None:
+        try:
+            if int(declared) > limit:
+                return None
+        except ValueError:
+            return None
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            raise ClientDisconnect()
+        chunk: bytes = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
 class WebhookFastPath:
     """The outermost ASGI layer: answers LINE webhooks before the framework sees them.
 
@@ -313,9 +359,11 @@ class WebhookFastPath:
     commit. Under the framework it also went through the error, telemetry, body-limit and
     metrics middlewares, whose route look-up alone cost a tenth of a request (issue 14). So
     this wraps the framework's whole stack: it keeps what those gave the webhook itself
-    (a 500 for an unexpected error, the 2 MB limit, which `_accept` checks, and the HTTP
-    metrics, through `observer`) and nothing else. The routes above stay, for the OpenAPI
-    description and as the same code path when this layer is not installed.
+    (a 500 for an unexpected error, the 2 MB limit, and the HTTP metrics, through
+    `observer`) and nothing else. It reads the body from the ASGI messages and answers with
+    them too: Starlette's Request and Response objects were another tenth. The routes above
+    stay, for the OpenAPI description and as the same code path when this layer is not
+    installed.
     """
 
     def __init__(
@@ -329,7 +377,7 @@ class WebhookFastPath:
         self.app = app
         self.prefix = prefix
         self.observer = observer
-        self.default_channel, self.hub_channel = router.line_webhook_endpoints  # type: ignore[attr-defined]
+        self.resolve: Callable[[Request], LineWebhook] = router.line_webhook_resolve  # type: ignore[attr-defined]
         self.templates = (prefix, prefix + "/{hub_code}")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -343,10 +391,9 @@ class WebhookFastPath:
             return
         rest = path[len(self.prefix) :]
         if rest in ("", "/"):
-            endpoint, template = self.default_channel, self.templates[0]
+            hub_code, template = None, self.templates[0]
         elif rest.count("/") == 1 and len(rest) > 1:
-            endpoint, template = self.hub_channel, self.templates[1]
-            scope = {**scope, "path_params": {"hub_code": rest[1:]}}
+            hub_code, template = rest[1:], self.templates[1]
         else:
             await self.app(scope, receive, send)
             return
@@ -354,23 +401,48 @@ class WebhookFastPath:
         started = time.perf_counter()
         if observer is not None:
             observer.begin(template)
-        status = 500
+        answer = _problem(500, "internal error; retry")
         try:
             try:
-                response = await endpoint(Request(scope, receive))
+                answer = await self._answer(scope, receive, hub_code, path)
             except Exception:
                 log.exception("line webhook failed", extra={"path": template})
-                response = _problem(500, "internal error; retry")
-            status = response.status_code
-            await response(scope, receive, send)
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": answer.status,
+                    "headers": _json_headers(len(answer.body)),
+                }
+            )
+            await send({"type": "http.response.body", "body": answer.body})
         finally:
             if observer is not None:
-                observer.end(template, status, time.perf_counter() - started)
+                observer.end(template, answer.status, time.perf_counter() - started)
+
+    async def _answer(
+        self, scope: Scope, receive: Receive, hub_code: str | None, path: str
+    ) -> Answer:
+        webhook = self.resolve(Request(scope))
+        if hub_code is None:
+            secrets: Sequence[ChannelSecret] | Answer = _default_secrets(webhook)
+        else:
+            secrets = await _hub_secrets(webhook, hub_code)
+            if isinstance(secrets, Answer):
+                return secrets
+        declared = signature = None
+        for name, value in scope["headers"]:  # the first of each, as Starlette's Headers
+            if name == b"content-length" and declared is None:
+                declared = value
+            elif name == b"x-line-signature" and signature is None:
+                signature = value.decode("latin-1")
+        body = await _receive_body(receive, declared, webhook.max_body_bytes)
+        return await _accept(webhook, body, signature, secrets, path)
 
 
 __all__ = [
     "DEFAULT_CHANNEL",
     "MAX_BODY_BYTES",
+    "Answer",
     "ChannelSecret",
     "HubChannels",
     "InboxSink",

@@ -21,6 +21,7 @@ from bots.line.webhook import (
     DEFAULT_CHANNEL,
     LineWebhook,
     SqlAlchemyHubChannels,
+    WebhookFastPath,
     line_webhook_router,
     translate_events,
 )
@@ -67,16 +68,22 @@ async def writer(
         await inbox_writer.aclose()
 
 
-@pytest.fixture
+@pytest.fixture(params=["routes", "fast_path"])
 async def client(
-    writer: InboxWriter, session_factory: async_sessionmaker[AsyncSession]
+    request: pytest.FixtureRequest,
+    writer: InboxWriter,
+    session_factory: async_sessionmaker[AsyncSession],
 ) -> AsyncIterator[httpx.AsyncClient]:
+    """The webhook as the framework's routes, and as the fast path the service runs in
+    front of them (raw ASGI, bots/line/webhook.py): both must answer alike."""
     app = FastAPI()
     webhook = LineWebhook(
         sink=writer, default_secret=SECRET, hub_channels=SqlAlchemyHubChannels(session_factory)
     )
-    app.include_router(line_webhook_router(webhook))
-    transport = httpx.ASGITransport(app=app)
+    router = line_webhook_router(webhook)
+    app.include_router(router)
+    served: Any = app if request.param == "routes" else WebhookFastPath(app, router=router)
+    transport = httpx.ASGITransport(app=served)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
         yield http
 
@@ -238,6 +245,31 @@ async def test_too_large_a_body_is_413_and_bad_json_is_400(
     assert bad.json() == {"detail": "the body is not JSON"}
     assert shapeless.status_code == 400
     assert await stored(session_factory) == []
+
+
+async def test_a_streamed_body_is_read_whole_and_refused_once_past_2_mb(
+    client: httpx.AsyncClient, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    """No Content-Length (chunked): the body is counted as it comes."""
+    body = line_webhook_body(DESTINATION, [message_event("evt-stream", "U" + "1" * 32)])
+
+    async def in_pieces(data: bytes, size: int) -> AsyncIterator[bytes]:
+        for start in range(0, len(data), size):
+            yield data[start : start + size]
+
+    whole = await client.post(
+        "/webhooks/line", content=in_pieces(body, 7), headers=line_headers(SECRET, body)
+    )
+    huge = b'{"destination":"x","events":[],"pad":"' + b"a" * (2 * 1024 * 1024) + b'"}'
+    too_large = await client.post(
+        "/webhooks/line",
+        content=in_pieces(huge, 256 * 1024),
+        headers=line_headers(SECRET, huge),
+    )
+    assert whole.status_code == 200
+    assert too_large.status_code == 413
+    assert too_large.json() == {"detail": "the body is larger than 2 MB"}
+    assert [row.event_id for row in await stored(session_factory)] == ["evt-stream"]
 
 
 async def test_a_hub_route_uses_the_hubs_own_channel_secret(
