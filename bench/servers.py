@@ -100,7 +100,7 @@ def main() -> None:
         app = create_app(settings, prepare=True, freeze_heap=True)
 
         class NullSink:
-            async def submit(self, events: Any) -> None:
+            async def submit(self, events: Any, *, give_up_after: float) -> None:
                 return None
 
         async def wrapped(scope: dict[str, Any], receive: Any, send: Any) -> None:

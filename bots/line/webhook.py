@@ -21,7 +21,6 @@ that hub's `line_channels` row.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import logging
@@ -54,7 +53,10 @@ _HUB_CODE_LENGTH = 2
 class InboxSink(Protocol):
     """Where accepted events go: `core.inbox.InboxWriter` (returns once committed)."""
 
-    async def submit(self, events: Sequence[NewInboxEvent]) -> None: ...
+    async def submit(self, events: Sequence[NewInboxEvent], *, give_up_after: float) -> None:
+        """Returns once `events` are stored; raises TimeoutError after `give_up_after`
+        seconds (the writer keeps one timer for all its waiting requests)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +135,7 @@ def _problem(status: int, detail: str) -> Answer:
 
 
 _OK = Answer(200, b"{}")
+_INTERNAL_ERROR = _problem(500, "internal error; retry")
 
 
 def _response(answer: Answer) -> Response:
@@ -254,8 +257,7 @@ async def _accept(
         return _problem(400, str(error))
     if events:
         try:
-            async with asyncio.timeout(webhook.ack_timeout):
-                await webhook.sink.submit(events)
+            await webhook.sink.submit(events, give_up_after=webhook.ack_timeout)
         except TimeoutError:
             log.error("line webhook commit too slow", extra={"events": len(events)})
             return _problem(503, "the events could not be stored in time; retry")
@@ -401,7 +403,7 @@ class WebhookFastPath:
         started = time.perf_counter()
         if observer is not None:
             observer.begin(template)
-        answer = _problem(500, "internal error; retry")
+        answer = _INTERNAL_ERROR
         try:
             try:
                 answer = await self._answer(scope, receive, hub_code, path)

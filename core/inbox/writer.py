@@ -12,6 +12,10 @@ between them anyway, and the worker never runs one person's events at once.)
 After a commit that stored something new, `wake(new_count)` tells workers there is work
 (the composition root passes a Redis publisher; the database stays the record, a lost
 wake-up only means a worker notices at its next poll).
+
+A request that may wait only so long (LINE's two seconds) says so with `give_up_after`; the
+writer keeps the deadlines: one timer for the oldest waiting request instead of a timer per
+request (`asyncio.timeout` around each submit was a tenth of the webhook's CPU; issue 14).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
@@ -41,6 +46,7 @@ class InboxWriterClosed(RuntimeError):
 
 
 _Entry = tuple[Sequence[NewInboxEvent], "asyncio.Future[None]"]
+_Deadline = tuple[float, "asyncio.Future[None]"]
 
 
 class InboxWriter:
@@ -77,6 +83,12 @@ class InboxWriter:
         self._waking = 0
         """New events committed that the workers have not been told of yet."""
         self._waker: asyncio.Task[None] | None = None
+        self._deadlines: dict[float, deque[_Deadline]] = {}
+        """Per `give_up_after`, the waiting requests' deadlines in the order they came (so each
+        deque is sorted): its head is the next to expire."""
+        self._expiry: asyncio.Task[None] | None = None
+        self._expiry_at = 0.0
+        """When `_expiry` next wakes."""
         self.batches = 0
         """Transactions committed so far (for tests and the benchmark)."""
 
@@ -87,11 +99,15 @@ class InboxWriter:
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(), name="inbox-writer")
 
-    async def submit(self, events: Sequence[NewInboxEvent]) -> None:
+    async def submit(
+        self, events: Sequence[NewInboxEvent], *, give_up_after: float | None = None
+    ) -> None:
         """Store `events`; returns once the transaction holding them has committed.
 
         Raises what the commit raised (the caller answers 5xx and the platform retries;
-        a retry of events that did commit is then recognised by their ids).
+        a retry of events that did commit is then recognised by their ids), or TimeoutError
+        when the commit has not come within `give_up_after` seconds (the events may still commit
+        after it; a redelivery is recognised the same way).
         """
         if not events:
             return
@@ -99,7 +115,19 @@ class InboxWriter:
             raise InboxWriterClosed("the inbox writer is closed")
         if self._task is None or self._task.done():
             await self.start()
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        if give_up_after is not None:
+            waiting = self._deadlines.get(give_up_after)
+            if waiting is None:
+                waiting = self._deadlines[give_up_after] = deque()
+            deadline = loop.time() + give_up_after
+            waiting.append((deadline, future))
+            if self._expiry is None or self._expiry.done() or deadline < self._expiry_at:
+                if self._expiry is not None:
+                    self._expiry.cancel()  # it sleeps past this one (a shorter give_up_after)
+                self._expiry_at = deadline
+                self._expiry = asyncio.create_task(self._expire(), name="inbox-writer-expiry")
         self._queue.append((events, future))
         self._queued_events += len(events)
         self._ready.set()
@@ -116,6 +144,38 @@ class InboxWriter:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        if self._expiry is not None:
+            self._expiry.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._expiry
+            self._expiry = None
+
+    def _drop_answered(self) -> float | None:
+        """Forget the deadlines of requests already answered; the next deadline, if any."""
+        upcoming: float | None = None
+        for timeout, waiting in list(self._deadlines.items()):
+            while waiting and waiting[0][1].done():
+                waiting.popleft()
+            if not waiting:
+                del self._deadlines[timeout]
+            elif upcoming is None or waiting[0][0] < upcoming:
+                upcoming = waiting[0][0]
+        return upcoming
+
+    async def _expire(self) -> None:
+        """Fail each request still waiting at its deadline with TimeoutError."""
+        loop = asyncio.get_running_loop()
+        while (upcoming := self._drop_answered()) is not None:
+            if upcoming > loop.time():
+                self._expiry_at = upcoming
+                await asyncio.sleep(upcoming - loop.time())
+                continue
+            now = loop.time()
+            for waiting in self._deadlines.values():
+                while waiting and waiting[0][0] <= now:
+                    _, future = waiting.popleft()
+                    if not future.done():
+                        future.set_exception(TimeoutError("the commit did not come in time"))
 
     async def _run(self) -> None:
         try:
@@ -196,6 +256,8 @@ class InboxWriter:
         for _, future in batch:
             if not future.done():
                 future.set_result(None)
+        if self._deadlines:
+            self._drop_answered()  # a little at each commit, not all at once at a deadline
         if added and self._wake is not None:
             self._waking += added
             if self._waker is None or self._waker.done():

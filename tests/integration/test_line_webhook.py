@@ -316,30 +316,80 @@ async def test_a_hub_route_uses_the_hubs_own_channel_secret(
     assert [(row.channel_id, row.ordering_key) for row in rows] == [("13", "line:13:U9")]
 
 
-class _BrokenSink:
-    async def submit(self, events: Sequence[NewInboxEvent]) -> None:
-        raise ConnectionError("database away")
+class _Store:
+    """A store in front of the real writer: the database gone, or a commit that hangs."""
+
+    def __init__(self, *, away: bool) -> None:
+        self.away = away
+        self.released = asyncio.Event()
+
+    async def __call__(self, events: Sequence[NewInboxEvent], now: object) -> int:
+        if self.away:
+            raise ConnectionError("database away")
+        await self.released.wait()
+        return len(events)
 
 
-class _StuckSink:
-    async def submit(self, events: Sequence[NewInboxEvent]) -> None:
-        await asyncio.Event().wait()
-
-
-@pytest.mark.parametrize(("sink", "detail"), [(_BrokenSink(), "stored"), (_StuckSink(), "in time")])
-async def test_no_200_unless_stored(sink: Any, detail: str) -> None:
+@pytest.mark.parametrize(("away", "detail"), [(True, "stored"), (False, "in time")])
+async def test_no_200_unless_stored(
+    away: bool, detail: str, session_factory: async_sessionmaker[AsyncSession], clock: ManualClock
+) -> None:
+    """The real writer, over a store that fails or never commits: 503, never a hang."""
+    store = _Store(away=away)
+    writer = InboxWriter(session_factory, clock, store=store)
     app = FastAPI()
-    app.include_router(
-        line_webhook_router(LineWebhook(sink=sink, default_secret=SECRET, ack_timeout=0.05))
-    )
+    router = line_webhook_router(LineWebhook(sink=writer, default_secret=SECRET, ack_timeout=0.05))
+    app.include_router(router)
     body = line_webhook_body(DESTINATION, [message_event("01J00000000000000000000009", "U1")])
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
-        response = await http.post(
-            "/webhooks/line", content=body, headers=line_headers(SECRET, body)
-        )
-    assert response.status_code == 503
-    assert detail in response.json()["detail"]
+    try:
+        for served in (app, WebhookFastPath(app, router=router)):
+            transport = httpx.ASGITransport(app=served)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+                response = await asyncio.wait_for(
+                    http.post("/webhooks/line", content=body, headers=line_headers(SECRET, body)),
+                    timeout=5,
+                )
+            assert response.status_code == 503
+            assert detail in response.json()["detail"]
+    finally:
+        store.released.set()
+        await writer.aclose()
+
+
+async def test_each_request_gives_up_at_its_own_deadline(
+    session_factory: async_sessionmaker[AsyncSession], clock: ManualClock
+) -> None:
+    """One timer serves every waiting request: a shorter wait that comes later still ends
+    first, and a request whose commit comes in time is not failed by an older deadline."""
+    store = _Store(away=False)
+    writer = InboxWriter(session_factory, clock, store=store, max_in_flight=1, linger=0)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    ended: dict[str, float] = {}
+
+    async def submit(name: str, give_up_after: float) -> str:
+        try:
+            await writer.submit(translate_events(_body(name), "c"), give_up_after=give_up_after)
+            return "stored"
+        except TimeoutError:
+            ended[name] = loop.time() - started
+            return "gave up"
+
+    def _body(name: str) -> bytes:
+        return line_webhook_body(DESTINATION, [message_event(name, "U1")])
+
+    try:
+        long = asyncio.create_task(submit("long", 2.0))
+        await asyncio.sleep(0.01)
+        short = asyncio.create_task(submit("short", 0.1))
+        assert await asyncio.wait_for(short, 5) == "gave up"
+        assert not long.done()
+        store.released.set()
+        assert await asyncio.wait_for(long, 5) == "stored"
+    finally:
+        store.released.set()
+        await writer.aclose()
+    assert 0.09 <= ended["short"] < 1.0
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])
