@@ -6,8 +6,9 @@ Order of work on every request (invariants 1 and 3):
    against `x-line-signature`, in constant time) before anything is parsed; a missing or
    wrong one, or a body that is not UTF-8 (LINE sends UTF-8 JSON), is a 400 and nothing is
    stored;
-3. parse: plain `json.loads` and a few dictionary reads per event (no SDK models on this
-   hot path); a body that is not a webhook object is a 400;
+3. parse: `orjson.loads` and a few dictionary reads per event (no SDK models on this hot
+   path); a body that is not a webhook object, or not strict JSON (NaN, an infinity, a
+   lone surrogate, which no database column could store), is a 400;
 4. store: the events go to the inbox through the group-commit writer, and the request
    waits for that commit before it answers 200. If the commit does not come within
    `ack_timeout` the answer is 503, so LINE redelivers (and the inbox drops the copy).
@@ -30,6 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple, Protocol
 
+import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from linebot.v3.webhook import SignatureValidator
@@ -189,8 +191,8 @@ def _who(raw: dict[str, Any]) -> str:
 def translate_events(body: bytes, channel_id: str) -> list[NewInboxEvent]:
     """A signed webhook body → the inbox events it carries (possibly none: a verify call)."""
     try:
-        document = json.loads(body)
-    except (UnicodeDecodeError, ValueError) as error:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError as error:
         raise WebhookBodyError("the body is not JSON") from error
     if not isinstance(document, dict) or not isinstance(document.get("events"), list):
         raise WebhookBodyError("the body is not a LINE webhook object (no events list)")

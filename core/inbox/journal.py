@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import sqlite3
 import struct
@@ -48,6 +47,7 @@ from typing import Any, Final
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.domain.enums import Platform
+from core.inbox.payload import payload_from_text, payload_text
 from core.inbox.store import NewInboxEvent, add_received
 
 log = logging.getLogger(__name__)
@@ -204,7 +204,7 @@ class JournalWriter:
                 event.event_id,
                 event.ordering_key,
                 event.kind,
-                json.dumps(event.payload, ensure_ascii=False, separators=(",", ":")),
+                payload_text(event.payload),
                 received,
                 None if event.occurred_at is None else _micros(event.occurred_at),
                 int(event.redelivery),
@@ -296,7 +296,7 @@ class JournalMover:
                     event_id=event_id,
                     ordering_key=ordering_key,
                     kind=kind,
-                    payload=json.loads(payload),
+                    payload=payload_from_text(payload),
                     occurred_at=None if occurred_us is None else _moment(occurred_us),
                     redelivery=bool(redelivery),
                     ignored=bool(ignored),

@@ -11,14 +11,13 @@ compiled codecs, and PostgreSQL's `unnest` turns back into rows:
   NOTHING, which also skips a second copy inside the same batch.
 * Order: rows are inserted in the order given (`WITH ORDINALITY` ... ORDER BY), so ids, and
   with them each person's order, follow arrival.
-* The payload is serialised here (`json.dumps`, as SQLAlchemy's JSON type does) and cast to
-  json by the server; times are aware UTC datetimes (invariant 10), as `UTCDateTime`
-  requires of every other write.
+* The payload is serialised here (core/inbox/payload.py) and cast to json by the server;
+  times are aware UTC datetimes (invariant 10), as `UTCDateTime` requires of every other
+  write.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 from datetime import datetime
@@ -30,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from core.db.base import stored_utc
 from core.domain.enums import InboxStatus
+from core.inbox.payload import payload_text
 
 if TYPE_CHECKING:
     from core.inbox.store import NewInboxEvent
@@ -75,7 +75,6 @@ _COLUMNS: Final = (
 
 def _arrays(received: Sequence[tuple[NewInboxEvent, datetime]]) -> dict[str, list[Any]]:
     """The batch as one list per column, which asyncpg sends as PostgreSQL arrays."""
-    dumps = json.dumps
     rows = [
         (
             event.platform.value,
@@ -83,7 +82,7 @@ def _arrays(received: Sequence[tuple[NewInboxEvent, datetime]]) -> dict[str, lis
             event.event_id,
             event.ordering_key,
             event.kind,
-            dumps(event.payload),
+            payload_text(event.payload),
             stored_utc(at),
             None if event.occurred_at is None else stored_utc(event.occurred_at),
             event.redelivery,

@@ -41,8 +41,10 @@ def _event(person: int, n: int, *, event_id: str | None = None, **extra: object)
         event_id=event_id or f"E{person:03d}-{n:04d}",
         ordering_key=f"line:default:U{person:032d}",
         kind="message",
-        payload={"type": "message", "message": {"type": "text", "text": f"相談 {n}"}},
-        **extra,  # type: ignore[arg-type]
+        **(
+            {"payload": {"type": "message", "message": {"type": "text", "text": f"相談 {n}"}}}
+            | extra
+        ),  # type: ignore[arg-type]
     )
 
 
@@ -118,6 +120,16 @@ async def test_moved_events_keep_every_field_and_each_persons_order(journal: Jou
     assert standby.redelivery
     assert standby.status is InboxStatus.IGNORED
     assert journal.mark.get() == moved.rows  # how far the API may prune
+
+
+async def test_a_payload_only_the_standard_library_writes_moves_with_its_batch(
+    journal: Journal,
+) -> None:
+    odd = ({"type": "message", "big": 2**70}, {"type": "message", "text": "\ud83d"})
+    given = [_event(1, 0), *(_event(2, n, payload=p) for n, p in enumerate(odd))]
+    await journal.writer.add(given, NOW)
+    assert (await journal.mover.move(journal.sessions)).new == 3
+    assert [r.payload for r in await _inbox(journal.sessions)] == [given[0].payload, *odd]
 
 
 async def test_a_redelivery_is_dropped_by_the_move_and_rows_moved_twice_count_once(

@@ -70,6 +70,23 @@ async def test_both_backends_store_the_same_row(
     assert third.status == InboxStatus.IGNORED
 
 
+ODD_PAYLOADS = (
+    {"type": "message", "big": 2**70},  # past orjson's 64 bits
+    {"type": "message", "text": "\ud83d"},  # a lone surrogate, from a JSON escape
+)
+
+
+async def test_a_payload_only_the_standard_library_writes_is_stored_with_its_batch(
+    session_factory: Factory, clock: ManualClock
+) -> None:
+    """One odd event must not fail the batch it shares with everyone else's."""
+    given = [event("N1"), *(event(f"O{n}", payload=p) for n, p in enumerate(ODD_PAYLOADS))]
+    async with session_factory() as session, session.begin():
+        assert await add_events(session, given, now=clock.now()) == 3
+    stored = await rows(session_factory)
+    assert [row.payload for row in stored] == [given[0].payload, *ODD_PAYLOADS]
+
+
 async def test_ids_follow_the_order_given_and_repeats_count_once(
     session_factory: Factory, clock: ManualClock
 ) -> None:

@@ -247,6 +247,22 @@ async def test_too_large_a_body_is_413_and_bad_json_is_400(
     assert await stored(session_factory) == []
 
 
+@pytest.mark.parametrize(
+    "odd",
+    ['"timestamp": NaN', '"timestamp": 1e999', '"text": "\\ud83d"'],
+    ids=["nan", "infinity", "lone-surrogate"],
+)
+async def test_a_body_that_is_not_strict_json_is_400_and_stores_nothing(
+    client: httpx.AsyncClient, session_factory: async_sessionmaker[AsyncSession], odd: str
+) -> None:
+    """No column could store these: refused alone, not failing a batch shared by others."""
+    body = ('{"destination": "x", "events": [{"type": "message", ' + odd + "}]}").encode()
+    answer = await client.post("/webhooks/line", content=body, headers=line_headers(SECRET, body))
+    assert answer.status_code == 400
+    assert answer.json() == {"detail": "the body is not JSON"}
+    assert await stored(session_factory) == []
+
+
 async def test_a_streamed_body_is_read_whole_and_refused_once_past_2_mb(
     client: httpx.AsyncClient, session_factory: async_sessionmaker[AsyncSession]
 ) -> None:
