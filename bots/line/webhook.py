@@ -217,6 +217,30 @@ def translate_events(body: bytes, channel_id: str) -> list[NewInboxEvent]:
     return events
 
 
+async def _receive_body(receive: Receive, declared: bytes | str | None, limit: int) -> bytes | None:
+    """The body from the ASGI messages, or None when it is over `limit` (a declared
+    Content-Length is checked before anything is read)."""
+    if declared is not None:
+        try:
+            if int(declared) > limit:
+                return None
+        except ValueError:
+            return None
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            raise ClientDisconnect()
+        chunk: bytes = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
 async def _request_body(request: Request, limit: int) -> bytes | None:
     return await _receive_body(request.receive, request.headers.get("content-length"), limit)
 
@@ -329,30 +353,6 @@ def _json_headers(length: int) -> list[tuple[bytes, bytes]]:
         if len(_JSON_HEADERS) < 64:  # the few answers there are: {} and the problems
             _JSON_HEADERS[length] = headers
     return headers
-
-
-async def _receive_body(receive: Receive, declared: bytes | str | None, limit: int) -> bytes | None:
-    """The body from the ASGI messages, or None when it is over `limit` (a declared
-    Content-Length is checked before anything is read)."""
-    if declared is not None:
-        try:
-            if int(declared) > limit:
-                return None
-        except ValueError:
-            return None
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            raise ClientDisconnect()
-        chunk: bytes = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 class WebhookFastPath:
