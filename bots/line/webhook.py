@@ -27,7 +27,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple, Protocol
 
@@ -40,6 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from bots.burst_log import BurstLog
 from core.db.models.hubs import Hub, LineChannel
 from core.domain.enums import Platform
 from core.inbox import NewInboxEvent
@@ -108,6 +109,24 @@ class SqlAlchemyHubChannels:
 
 
 @dataclass(frozen=True, slots=True)
+class RefusalLogs:
+    """What the webhook refuses or cannot store, each logged at most once every 10 s with
+    how many times it happened since (`repeats`; bots/burst_log.py)."""
+
+    signature_refused: BurstLog = field(
+        default_factory=lambda: BurstLog(
+            log, "line webhook signature refused", level=logging.WARNING
+        )
+    )
+    too_slow: BurstLog = field(
+        default_factory=lambda: BurstLog(log, "line webhook commit too slow")
+    )
+    store_failed: BurstLog = field(
+        default_factory=lambda: BurstLog(log, "line webhook store failed")
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class LineWebhook:
     """What the webhook routes need; built once by the composition root."""
 
@@ -119,6 +138,7 @@ class LineWebhook:
     max_body_bytes: int = MAX_BODY_BYTES
     ack_timeout: float = 1.5
     """Seconds to wait for the commit before answering 503 (LINE allows 2 s)."""
+    logs: RefusalLogs = field(default_factory=RefusalLogs)
 
 
 class WebhookBodyError(ValueError):
@@ -275,7 +295,7 @@ async def _accept(
         return _problem(400, "missing x-line-signature")
     channel = next((c for c in secrets if signature_matches(c.secret, body, signature)), None)
     if channel is None:
-        log.warning("line webhook signature refused", extra={"path": path})
+        webhook.logs.signature_refused(path=path)
         return _problem(400, "invalid x-line-signature")
     try:
         events = translate_events(body, channel.channel_id)
@@ -285,10 +305,10 @@ async def _accept(
         try:
             await webhook.sink.submit(events, give_up_after=webhook.ack_timeout)
         except TimeoutError:
-            log.error("line webhook commit too slow", extra={"events": len(events)})
+            webhook.logs.too_slow(events=len(events))
             return _problem(503, "the events could not be stored in time; retry")
         except Exception as error:
-            log.error("line webhook store failed", extra={"error_type": type(error).__name__})
+            webhook.logs.store_failed(error_type=type(error).__name__)
             return _problem(503, "the events could not be stored; retry")
     return _OK
 
@@ -451,6 +471,7 @@ __all__ = [
     "HubChannels",
     "InboxSink",
     "LineWebhook",
+    "RefusalLogs",
     "RequestObserver",
     "SqlAlchemyHubChannels",
     "WebhookBodyError",

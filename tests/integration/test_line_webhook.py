@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -124,6 +125,21 @@ async def test_a_forged_or_missing_signature_is_400_and_stores_nothing(
     assert missing.json() == {"detail": "missing x-line-signature"}
     assert tampered.status_code == 400
     assert await stored(session_factory) == []
+
+
+async def test_a_flood_of_forged_requests_is_one_log_line(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Each forged request is refused, but the log gets one line, not one per request."""
+    body = line_webhook_body(DESTINATION, [message_event("01J0000000000000000000FLOOD", "U1")])
+    with caplog.at_level(logging.WARNING, logger="bots.line.webhook"):
+        answers = [
+            await client.post("/webhooks/line", content=body, headers=line_headers("forged", body))
+            for _ in range(50)
+        ]
+    assert {a.status_code for a in answers} == {400}
+    refused = [r for r in caplog.records if r.getMessage() == "line webhook signature refused"]
+    assert len(refused) == 1
 
 
 async def test_the_console_verify_request_is_200(
