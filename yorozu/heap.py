@@ -1,6 +1,6 @@
 """Keep the garbage collector's full passes off what a process built at startup.
 
-Once the app is built a process holds about 200,000 objects (SQLAlchemy's mappers,
+Once the app is built a process holds 200,000 to 350,000 objects (SQLAlchemy's mappers,
 FastAPI's routes, slack-bolt, the message catalogs, the SDKs' models) that live as long as
 the process. CPython's full collection still walks every one of them, and a webhook burst
 allocates fast enough to run one every few seconds: each is a pause of tens of

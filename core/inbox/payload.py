@@ -26,10 +26,9 @@ def payload_text(payload: Mapping[str, Any]) -> str:
 
 
 def payload_from_text(text: str) -> dict[str, Any]:
-    try:
-        loaded: dict[str, Any] = orjson.loads(text)
-    except orjson.JSONDecodeError:  # written by the fallback above (a lone surrogate)
-        loaded = json.loads(text)
+    """The standard library's reader: it keeps an integer past 64 bits exact, where orjson
+    would read it as a float. Reading is off the acknowledgement's path (the journal's move)."""
+    loaded: dict[str, Any] = json.loads(text)
     return loaded
 
 

@@ -125,7 +125,7 @@ async def test_moved_events_keep_every_field_and_each_persons_order(journal: Jou
 async def test_a_payload_only_the_standard_library_writes_moves_with_its_batch(
     journal: Journal,
 ) -> None:
-    odd = ({"type": "message", "big": 2**70}, {"type": "message", "text": "\ud83d"})
+    odd = ({"type": "message", "big": 2**70 + 1}, {"type": "message", "text": "\ud83d"})
     given = [_event(1, 0), *(_event(2, n, payload=p) for n, p in enumerate(odd))]
     await journal.writer.add(given, NOW)
     assert (await journal.mover.move(journal.sessions)).new == 3
