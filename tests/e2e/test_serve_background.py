@@ -9,6 +9,7 @@ dies is started again, and a killed `serve` leaves no child behind.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -41,6 +42,20 @@ def line_api() -> Iterator[tuple[str, object]]:
     standin = create_line_api({TOKEN: "1234567890"})
     with ServerThread(standin.app) as server:
         yield server.base_url, standin
+
+
+SCHED_IDLE = 5
+"""Linux's policy number (os.SCHED_IDLE), as /proc/PID/task/TID/stat shows it."""
+
+
+def policies(pid: int) -> dict[int, int]:
+    """Each thread of `pid` and its scheduling policy (field 41 of its stat line)."""
+    found = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):  # a thread that ended meanwhile
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            found[int(task.name)] = int(fields[41 - 3])
+    return found
 
 
 def children_of(pid: int) -> list[int]:
@@ -165,6 +180,10 @@ def test_serve_runs_its_roles_in_a_child_that_is_watched_and_dies_with_it(
         assert sum(float(line.rsplit(" ", 1)[1]) for line in handled) >= 1
         for role in ("worker", "dispatcher", "scheduler"):  # each role's beat, from the child
             assert f'yorozu_role_heartbeat_seconds{{role="{role}"}}' in metrics, role
+
+        # Acknowledgements first: every thread of the child yields the CPU to the API's.
+        assert set(policies(child).values()) == {SCHED_IDLE}, policies(child)
+        assert SCHED_IDLE not in policies(serve.pid).values()
 
         # A child that dies is started again, and the next owner is answered.
         os.kill(child, signal.SIGKILL)
