@@ -12,7 +12,9 @@ goes on. Beside it, in the same run, the bare ASGI no-op under the same uvicorn 
 * then an open-loop client at 25, 50, 75 and 100% of that peak, each request timed from the
   moment it was due (no coordinated omission), while the worker still drains the peak;
 * handled end to end: events the worker finished per second (yorozu_events_handled_total
-  from serve's own /metrics) from the first request until the backlog is gone.
+  from serve's own /metrics) from the first request until the backlog is gone;
+* answered: how the LINE stand-in took the answers, as replies or (once the backlog is older
+  than a reply token's minute) as pushes: each event carries a token it issued (`Events`).
 
 python -m bench serve                            # all three
 YOROZU_BENCH_SERVE=embedded python -m bench serve  # one of embedded, postgres, workers
@@ -44,22 +46,31 @@ PEAK_SECONDS = 8
 STEP_SECONDS = 4
 STEPS = (0.25, 0.5, 0.75, 1.0)
 CONNECTIONS = 128
+PEAK_EVENTS = 160_000
+"""Distinct events for the peak's wrk run: more than 8 s at the bare no-op's rate here."""
 DRAIN_LIMIT = 120.0
 
 
-def signed_messages(count: int, *, seed: str) -> list[tuple[str, bytes]]:
-    """Distinct events (each its own webhookEventId) from OWNERS owners: 相談したいです."""
+def signed_messages(
+    count: int, *, seed: str, start: int = 0, tokens: list[str] | None = None
+) -> list[tuple[str, bytes]]:
+    """Distinct events (each its own webhookEventId) from OWNERS owners: 相談したいです.
+
+    `tokens`: the events' reply tokens, one each, as the LINE stand-in issued them (see
+    `Events`); without them the tokens are random, for a server that never replies.
+    """
     stamp = int(time.time() * 1000)
     found = []
-    for index in range(count):
+    for offset in range(count):
+        index = start + offset
         event = {
             "type": "message",
             "mode": "active",
-            "timestamp": stamp + index,
-            "source": {"type": "user", "userId": f"U{seed}{index % OWNERS:028x}"},
+            "timestamp": stamp + offset,
+            "source": {"type": "user", "userId": owner(seed, index)},
             "webhookEventId": uuid.uuid4().hex.upper()[:26],
             "deliveryContext": {"isRedelivery": False},
-            "replyToken": uuid.uuid4().hex,
+            "replyToken": tokens[offset] if tokens else uuid.uuid4().hex,
             "message": {
                 "id": str(index),
                 "type": "text",
@@ -70,6 +81,35 @@ def signed_messages(count: int, *, seed: str) -> list[tuple[str, bytes]]:
         raw = json.dumps({"destination": "Ubench", "events": [event]}, ensure_ascii=False).encode()
         found.append((sign_line_body(SECRET, raw), raw))
     return found
+
+
+def owner(seed: str, index: int) -> str:
+    return f"U{seed}{index % OWNERS:028x}"
+
+
+class Events:
+    """Fresh signed events for one serve, made just before each phase sends them.
+
+    Each carries a reply token the LINE stand-in issued at that moment, as LINE issues one
+    with every event it sends. A reply token lives about a minute, so the answers go as
+    replies while the worker keeps up and fall back to pushes (one more request each, and the
+    channel's push budget) once the backlog is older than that: the bench sees both. Random
+    tokens, as before, made every answer a refused reply followed by a push.
+    """
+
+    def __init__(self, seed: str, line_url: str) -> None:
+        self.seed = seed
+        self.line_url = line_url
+        self.made = 0
+
+    def next(self, count: int) -> list[tuple[str, bytes]]:
+        users = [owner(self.seed, self.made + offset) for offset in range(count)]
+        tokens = httpx.post(
+            self.line_url + "/__bench/reply-tokens", json={"users": users}, timeout=120
+        ).json()["tokens"]
+        found = signed_messages(count, seed=self.seed, start=self.made, tokens=tokens)
+        self.made += count
+        return found
 
 
 @contextlib.contextmanager
@@ -178,21 +218,27 @@ class Result:
     handled_rate: float = 0.0
     handled: int = 0
     drained: bool = True
+    replies: int = 0
+    """Answers the LINE stand-in took as replies (the reply token still lived) ..."""
+    pushes: int = 0
+    """... and as pushes (a reply too late for its token, or a message that is a push)."""
 
 
-def measure(name: str, base: str, requests: list[tuple[str, bytes]]) -> Result:
+def measure(name: str, base: str, line_url: str, seed: str) -> Result:
     url = base + "/webhooks/line"
-    wrk_peak(url, requests[:1000], seconds=2, connections=CONNECTIONS, allow_refused=True)
-    fresh = requests[1000:]
+    events = Events(seed, line_url)
+    wrk_peak(url, events.next(1000), seconds=2, connections=CONNECTIONS, allow_refused=True)
+    before = httpx.get(line_url + "/__bench/stats", timeout=30).json()
     handled_before = _metric(base, "yorozu_events_handled_total")
+    peak_events = events.next(PEAK_EVENTS)
     started = time.monotonic()
-    peak = wrk_peak(url, fresh, seconds=PEAK_SECONDS, connections=CONNECTIONS, allow_refused=True)
+    peak = wrk_peak(
+        url, peak_events, seconds=PEAK_SECONDS, connections=CONNECTIONS, allow_refused=True
+    )
     result = Result(name, peak.rate, peak.p50_ms, peak.p99_ms, refused=peak.refused)
-    used = int(peak.rate * PEAK_SECONDS * 1.2) + 1000
     for share in STEPS:
         rate = peak.rate * share
-        batch = fresh[used : used + int(rate * STEP_SECONDS) + 10]
-        used += len(batch)
+        batch = events.next(int(rate * STEP_SECONDS) + 10)
         p50, p99 = open_loop(url, batch, rate=rate, seconds=STEP_SECONDS)
         result.steps.append((rate, p50, p99))
     deadline = time.monotonic() + DRAIN_LIMIT
@@ -204,6 +250,9 @@ def measure(name: str, base: str, requests: list[tuple[str, bytes]]) -> Result:
     elapsed = time.monotonic() - started
     result.handled = int(_metric(base, "yorozu_events_handled_total") - handled_before)
     result.handled_rate = result.handled / elapsed
+    after = httpx.get(line_url + "/__bench/stats", timeout=30).json()
+    result.replies = after["replies"] - before["replies"]
+    result.pushes = after["pushes"] - before["pushes"]
     return result
 
 
@@ -221,10 +270,12 @@ def run() -> tuple[float, list[Result]]:
     unknown = sorted(set(wanted) - set(VARIANTS))
     if unknown:
         raise SystemExit(f"YOROZU_BENCH_SERVE: unknown {unknown}; choose from {VARIANTS}")
-    requests = signed_messages(200_000, seed="a")
     with server("bare") as url:
         bare = wrk_peak(
-            url + "/webhooks/line", requests[:50_000], seconds=PEAK_SECONDS, connections=CONNECTIONS
+            url + "/webhooks/line",
+            signed_messages(50_000, seed="a"),
+            seconds=PEAK_SECONDS,
+            connections=CONNECTIONS,
         ).rate
     results = []
     if "embedded" in wanted:
@@ -233,11 +284,10 @@ def run() -> tuple[float, list[Result]]:
             tempfile.TemporaryDirectory() as folder,
             serve(f"sqlite:///{folder}/bench.db", line_url) as base,
         ):
-            results.append(measure("serve, embedded (SQLite)", base, requests))
+            results.append(measure("serve, embedded (SQLite)", base, line_url, "a"))
     for workers, seed, variant in ((0, "b", "postgres"), (2, "c", "workers")):
         if variant not in wanted:
             continue
-        requests = signed_messages(200_000, seed=seed)
         with (
             server("line") as line_url,
             postgres_database() as database,
@@ -246,7 +296,7 @@ def run() -> tuple[float, list[Result]]:
             name = "serve, PostgreSQL + Redis"
             if workers:
                 name += f", and {workers} more `yorozu worker` processes"
-            results.append(measure(name, base, requests))
+            results.append(measure(name, base, line_url, seed))
     return bare, results
 
 
@@ -267,6 +317,7 @@ def report(outcome: tuple[float, list[Result]]) -> None:
             )
         drained = "" if r.drained else f" (backlog not drained in {DRAIN_LIMIT:.0f} s)"
         print(f"    handled end to end: {r.handled_rate:,.0f} events/s ({r.handled:,}){drained}")
+        print(f"    answered: {r.replies:,} replies, {r.pushes:,} pushes (reply token too old)")
     print("  targets: embedded p99 <= 25 ms at half peak, peak >= 0.3 of bare;")
     print("           handled >= 1,000/s embedded, >= 2,000/s PostgreSQL with 2 workers")
 

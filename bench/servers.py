@@ -55,15 +55,31 @@ def line_standin() -> Any:
         deliveries = standin.recorder.deliveries
         keys = Counter(d.retry_key for d in deliveries if d.retry_key)
         contents = Counter((d.to, json.dumps(d.messages, sort_keys=True)) for d in deliveries)
+        endpoints = Counter(d.endpoint for d in deliveries)
         return JSONResponse(
             {
                 "deliveries": len(deliveries),
+                "replies": endpoints["reply"],
+                "pushes": endpoints["push"],
                 "duplicate_retry_keys": sum(n - 1 for n in keys.values() if n > 1),
                 "duplicate_contents": sum(n - 1 for n in contents.values() if n > 1),
             }
         )
 
-    return Starlette(routes=[Route("/__bench/stats", stats), Mount("/", app=standin.app)])
+    async def reply_tokens(request: Any) -> JSONResponse:
+        """Reply tokens for these users, issued now, as LINE issues one with each event it
+        sends: the bench asks just before it sends them, so a token lives (about a minute)
+        from when its event went out, and a reply comes too late only after a backlog."""
+        users = (await request.json())["users"]
+        return JSONResponse({"tokens": [standin.issue_reply_token(user) for user in users]})
+
+    return Starlette(
+        routes=[
+            Route("/__bench/stats", stats),
+            Route("/__bench/reply-tokens", reply_tokens, methods=["POST"]),
+            Mount("/", app=standin.app),
+        ]
+    )
 
 
 def main() -> None:
