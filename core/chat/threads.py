@@ -33,7 +33,7 @@ async def post_file_in_thread(
     file_name: str | None,
     key: str,
     now: datetime,
-) -> OutboxMessage | None:
+) -> int | None:
     """Queue an owner's photo or file for the case's thread, fetched from LINE at send time;
     without a card only the comment goes to the CCOs (they cannot see a file in a DM of ours
     without it, and the case view lists it)."""
@@ -54,7 +54,7 @@ async def post_in_thread(
     key: str,
     now: datetime,
     priority: int = 100,
-) -> OutboxMessage | None:
+) -> int | None:
     """Queue `message` in the case's thread; without a card, DM the hub's CCOs instead.
 
     Answers the thread row (None when it went to the CCOs or was queued before).
@@ -80,7 +80,7 @@ async def _thread_row(
     now: datetime,
     priority: int = 100,
     extra: dict[str, Any] | None = None,
-) -> OutboxMessage | None:
+) -> int | None:
     return await add_raw(
         session,
         platform=Platform.SLACK,

@@ -300,7 +300,7 @@ async def case_for_card(session: AsyncSession, channel: str, ts: str) -> int | N
 
 async def post_queue_card(
     session: AsyncSession, case_id: int, *, now: datetime, hub_id: int | None = None
-) -> OutboxMessage | None:
+) -> int | None:
     """Queue the case's card for its hub's intake channel (or `hub_id`'s), in this transaction.
 
     Called when a case joins a queue (LINE intake, a partner's hand-over, a transfer). None
@@ -354,7 +354,7 @@ async def update_card(
     now: datetime,
     suffix: str,
     card: OutboxMessage | None = None,
-) -> OutboxMessage | None:
+) -> int | None:
     """Queue a chat.update of the case's current card (`ts_ref` names it by its key).
 
     The update shares the card's recipient and so its ordering key: the dispatcher sends it
@@ -452,7 +452,7 @@ async def _referral_text(session: AsyncSession, referral: Referral) -> Text:
 
 async def refresh_card(
     session: AsyncSession, case: Case, *, now: datetime, suffix: str
-) -> OutboxMessage | None:
+) -> int | None:
     """Show the case's card as the case now stands (chat.update of the card in place).
 
     Called after every change of state: claim, assignment, booking (from Slack or LINE),

@@ -22,7 +22,6 @@ from typing import Any, Final, cast
 from sqlalchemy import Integer, Table, bindparam, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import make_transient_to_detached
 
 from core.clock import to_jst
 from core.db.conflict import insert_or_skip
@@ -97,8 +96,9 @@ async def add_message(
     ordering_key: str | None = None,
     case_id: int | None = None,
     hub_id: int | None = None,
-) -> OutboxMessage | None:
-    """Queue a neutral message in the caller's transaction; a repeated key is a no-op (None).
+) -> int | None:
+    """Queue a neutral message in the caller's transaction; returns the new row's id, or None
+    when the key was queued before (a no-op).
 
     Several messages in one row go out in one request: that is how one LINE reply token
     carries everything an event's answer has to say.
@@ -142,9 +142,9 @@ async def add_raw(
     ordering_key: str | None = None,
     case_id: int | None = None,
     hub_id: int | None = None,
-) -> OutboxMessage | None:
+) -> int | None:
     """Queue an already rendered platform payload (a Slack view, a chat.update), stored as
-    {"raw": payload}; a repeated key is a no-op (None)."""
+    {"raw": payload}; the new row's id, or None when the key was queued before."""
     return await _insert(
         session,
         platform=platform,
@@ -167,7 +167,7 @@ async def add_raw(
 
 _TABLE = cast("Table", OutboxMessage.__table__)
 _INSERTS: Final = {
-    postgres: insert_or_skip(_TABLE, ["idempotency_key"], postgres=postgres).returning(*_TABLE.c)
+    postgres: insert_or_skip(_TABLE, ["idempotency_key"], postgres=postgres).returning(_TABLE.c.id)
     for postgres in (False, True)
 }
 
@@ -190,7 +190,7 @@ async def _insert(
     ordering_key: str | None,
     case_id: int | None,
     hub_id: int | None,
-) -> OutboxMessage | None:
+) -> int | None:
     values: dict[str, Any] = {
         "platform": Platform(platform),
         "channel_id": channel_id,
@@ -213,16 +213,12 @@ async def _insert(
     }
     # One Core statement with a cache key, built once per dialect (core.db.conflict; issue 14:
     # the worker writes one or two rows per event, and compiling them cost more than running).
+    # It returns the id alone: building the row as an ORM object in the session, from all its
+    # columns (the payload decoded again), cost the worker about as much as the insert itself,
+    # and no caller needed more than whether the row was new (issue 14).
     stmt = _INSERTS[_dialect(session) == "postgresql"]
-    inserted = (await session.execute(stmt, values)).one_or_none()
-    if inserted is None:
-        return None
-    # The row as RETURNING gave it, put in the session as if loaded: a SELECT by id after
-    # every insert cost the worker more than the insert itself (issue 14).
-    row = OutboxMessage(**inserted._asdict())
-    make_transient_to_detached(row)
-    session.add(row)
-    return row
+    inserted: int | None = (await session.execute(stmt, values)).scalar_one_or_none()
+    return inserted
 
 
 def _dialect(session: AsyncSession) -> str:

@@ -21,7 +21,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.db.models import ChannelIdentity, OutboxMessage, Person
+from core.db.models import ChannelIdentity, Person
 from core.domain.enums import Platform
 from core.hub_calendar import push_window
 from core.messages import OutgoingMessage
@@ -78,7 +78,7 @@ async def add_planned_push(
     now: datetime,
     case_id: int | None = None,
     hub_id: int | None = None,
-) -> OutboxMessage | None:
+) -> int | None:
     """Queue a push due at `due`; None when the key was planned before (nothing changes).
 
     The row goes out at the first moment of the hub's push window at or after `due` (a planner

@@ -76,9 +76,7 @@ async def _queue(url: str) -> dict[str, str]:
             await session.flush()
             card = await post_queue_card(session, case.id, now=now)
             assert card is not None
-            await update_card(
-                session, case.id, claimed(case.id), now=now, suffix="claim", card=card
-            )
+            await update_card(session, case.id, claimed(case.id), now=now, suffix="claim")
     await engine.dispose()
     return channels
 

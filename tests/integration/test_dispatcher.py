@@ -240,7 +240,7 @@ async def add(
             **options,
         )
         assert row is not None
-        return row.id
+        return row
 
 
 async def row(factory: Factory, row_id: int) -> OutboxMessage:

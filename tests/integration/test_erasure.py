@@ -598,7 +598,9 @@ async def add_someone_else(
             now=now,
         )
         assert row is not None
-        row.status, row.sent_at = OutboxStatus.SENT, now
+        sent = await session.get(OutboxMessage, row)
+        assert sent is not None
+        sent.status, sent.sent_at = OutboxStatus.SENT, now
         return person.id, user
 
 
@@ -1033,7 +1035,9 @@ async def add_raw_messages(session: AsyncSession, user: str, tag: str, at: datet
         now=at,
     )
     assert row is not None
-    row.status, row.sent_at = OutboxStatus.SENT, at
+    sent = await session.get(OutboxMessage, row)
+    assert sent is not None
+    sent.status, sent.sent_at = OutboxStatus.SENT, at
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,7 @@ async def add(
             not_before=not_before,
         )
         assert row is not None
-        return row.id
+        return row
 
 
 async def take(factory: Factory, now: datetime, limit: int = 200) -> list[str]:

@@ -205,7 +205,7 @@ async def add_push(
             hub_id=hub_id,
         )
         assert row is not None
-        return row.id
+        return row
 
 
 async def row(factory: Factory, row_id: int) -> OutboxMessage:

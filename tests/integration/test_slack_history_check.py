@@ -99,7 +99,7 @@ async def add_card(factory: Factory, clock: ManualClock, key: str, **raw: str) -
                 now=clock.now(),
             )
         assert row is not None
-        return row.id
+        return row
 
 
 async def add_update(factory: Factory, clock: ManualClock, key: str, value: str) -> None:

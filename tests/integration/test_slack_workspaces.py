@@ -146,7 +146,7 @@ async def post(
             hub_id=hubs[code],
         )
         assert row is not None
-        return row.id
+        return row
 
 
 async def drain(dispatcher: Dispatcher, factory: Factory, clock: ManualClock) -> None:
