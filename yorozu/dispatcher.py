@@ -177,6 +177,9 @@ class Dispatcher:
             client=self.slack.client,  # its connection pool (auth.test, token rotation)
         )
         self._workspaces: dict[int, Workspace] = {}
+        self._menus: dict[str, dict[str, str]] = {}
+        """A LINE channel -> its deployed rich menus (menu key -> richMenuId), read once per
+        batch for the channels whose rows link one."""
         self.limiter = limiter or RateLimiter(time_source=_time_source(self.clock))
         self._real_time = isinstance(self.clock, SystemClock)
         self._rich_menus: dict[str, RichMenuClient] = {}
@@ -224,6 +227,18 @@ class Dispatcher:
         if slack_hubs and self.tokens.per_workspace:
             async with self.container.session_factory() as session:
                 self._workspaces = await hub_workspaces(session, slack_hubs)
+        menu_channels = {
+            m.channel_id
+            for m in messages
+            if m.platform is Platform.LINE and m.kind == "richmenu_link"
+        }
+        if menu_channels:
+            # One read for the batch: a session per link, opened while the batch's sends
+            # were in flight, took a new SQLite connection for most of them (issue 14).
+            async with self.container.session_factory() as session:
+                self._menus = {
+                    channel: await deployed_menu_ids(session, channel) for channel in menu_channels
+                }
         semaphore = asyncio.Semaphore(self.concurrency)
 
         async def one(message: ClaimedMessage) -> tuple[ClaimedMessage, _Result]:
@@ -501,8 +516,10 @@ class Dispatcher:
         permanent failure with its reason, not retried (`yorozu line rich-menu deploy`).
         """
         menu = str(message.payload.get("raw", {}).get("menu", ""))
-        async with self.container.session_factory() as session:
-            deployed = await deployed_menu_ids(session, message.channel_id)
+        deployed = self._menus.get(message.channel_id)
+        if deployed is None:  # not read for this batch
+            async with self.container.session_factory() as session:
+                deployed = await deployed_menu_ids(session, message.channel_id)
         rich_menu_id = deployed.get(menu)
         if rich_menu_id is None:
             return _Result(Permanent(f"no_rich_menu_deployed:{menu}"), "none")

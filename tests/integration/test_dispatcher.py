@@ -7,6 +7,7 @@ buckets); the tests move it forward instead of sleeping.
 from __future__ import annotations
 
 import asyncio
+import io
 import itertools
 import json
 import random
@@ -17,7 +18,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
+from PIL import Image
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -25,6 +28,7 @@ from core.clock import ManualClock
 from core.db.models.inbox import PushUsage
 from core.db.models.outbox import OutboxMessage
 from core.db.models.people import ChannelIdentity, Person
+from core.db.models.richmenus import RichMenuDeployment
 from core.db.session import unit_of_work
 from core.domain.enums import OutboxStatus, Platform
 from core.i18n import Text
@@ -321,6 +325,87 @@ async def test_repeated_idempotency_key_is_a_no_op(
         )
     assert again is None
     assert sum((await statuses(session_factory)).values()) == 1
+
+
+async def _menu_on_line(base_url: str) -> str:
+    """A rich menu created and given its image through the LINE stand-in's own API."""
+    image = io.BytesIO()
+    Image.new("RGB", (2500, 843), "white").save(image, format="PNG")
+    body = {
+        "size": {"width": 2500, "height": 843},
+        "selected": False,
+        "name": "test",
+        "chatBarText": "メニュー",
+        "areas": [
+            {
+                "bounds": {"x": 0, "y": 0, "width": 2500, "height": 843},
+                "action": {"type": "message", "text": "予約"},
+            }
+        ],
+    }
+    headers = {"Authorization": f"Bearer {DEV_LINE_CHANNEL_ACCESS_TOKEN}"}
+    async with httpx.AsyncClient(base_url=base_url, headers=headers) as http:
+        created = await http.post("/v2/bot/richmenu", json=body)
+        assert created.status_code == 200, created.text
+        menu_id = str(created.json()["richMenuId"])
+        uploaded = await http.post(
+            f"/v2/bot/richmenu/{menu_id}/content",
+            content=image.getvalue(),
+            headers={"Content-Type": "image/png"},
+        )
+        assert uploaded.status_code == 200, uploaded.text
+    return menu_id
+
+
+async def test_rich_menu_links_go_to_the_deployed_menu_or_fail_saying_none_is(
+    dispatcher: Dispatcher,
+    session_factory: Factory,
+    clock: ManualClock,
+    line_api: LineApiStandin,
+    line_server: ServerThread,
+) -> None:
+    """One batch links several owners (their channel's menus read once for it); a menu that
+    was never deployed is a permanent failure that says so, not a retry."""
+    menu_id = await _menu_on_line(line_server.url)
+    async with unit_of_work(session_factory) as session:
+        session.add(
+            RichMenuDeployment(
+                channel_key="default",
+                menu_key="registered",
+                line_rich_menu_id=menu_id,
+                deployed_at=clock.now(),
+            )
+        )
+    owners = [make_line_user_id(f"menu-{n}") for n in range(3)]
+    async with unit_of_work(session_factory) as session:
+        for index, (user, menu) in enumerate(
+            zip(owners, ("registered", "registered", "booked"), strict=True)
+        ):
+            await store.add_raw(
+                session,
+                platform=Platform.LINE,
+                channel_id="default",
+                recipient=user,
+                payload={"menu": menu},
+                kind="richmenu_link",
+                idempotency_key=f"test:menu:{index}",
+                now=clock.now(),
+            )
+
+    report = await dispatcher.run_once()
+
+    assert report.claimed == 3
+    assert [line_api.rich_menu_for(user) for user in owners[:2]] == [menu_id, menu_id]
+    assert line_api.rich_menu_for(owners[2]) is None
+    async with session_factory() as session:
+        failed = (
+            await session.scalars(
+                select(OutboxMessage).where(OutboxMessage.status == OutboxStatus.FAILED)
+            )
+        ).all()
+    assert [(row.recipient, row.last_error) for row in failed] == [
+        (owners[2], "no_rich_menu_deployed:booked")
+    ]
 
 
 async def test_valid_reply_token_replies_for_free(
