@@ -57,7 +57,7 @@ async def post_in_thread(
 ) -> int | None:
     """Queue `message` in the case's thread; without a card, DM the hub's CCOs instead.
 
-    Answers the thread row (None when it went to the CCOs or was queued before).
+    Answers the thread row's id (None when it went to the CCOs or was queued before).
     """
     card = await current_card(session, case.id)
     if card is None:
