@@ -232,6 +232,7 @@ class Dispatcher:
             for m in messages
             if m.platform is Platform.LINE and m.kind == "richmenu_link"
         }
+        self._menus = {}  # never an earlier batch's: a deploy since then must be seen
         if menu_channels:
             # One read for the batch: a session per link, opened while the batch's sends
             # were in flight, took a new SQLite connection for most of them (issue 14).
